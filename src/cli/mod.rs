@@ -1,0 +1,45 @@
+//! Command-line interface: `scimd serve`, `scimd migrate`, `scimd token …`.
+
+mod serve;
+mod token;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "scimd", version, about = "A SCIM 2.0 service provider (RFC 7643/7644) for Okta and other identity providers")]
+pub struct Cli {
+    /// SQLite database file (created if missing).
+    #[arg(long, global = true, env = "SCIMD_DATABASE", default_value = "scimd.db")]
+    pub database: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the SCIM server.
+    Serve(serve::ServeArgs),
+    /// Apply pending database migrations and exit (serve also does this at start).
+    Migrate,
+    /// Manage API tokens: create, list, revoke, rotate.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+}
+
+/// Runs the parsed command; the returned error is printed by `main` and ends the process with status 1.
+pub fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(args) => serve::run(&cli.database, args),
+        Command::Migrate => {
+            open_store(&cli.database)?;
+            println!("database {} is up to date", cli.database);
+            Ok(())
+        }
+        Command::Token(cmd) => token::run(&cli.database, cmd),
+    }
+}
+
+pub(crate) fn open_store(database: &str) -> Result<crate::store::Store, String> {
+    crate::store::Store::open(database, &crate::store::StoreOptions::default())
+}

@@ -1,0 +1,82 @@
+//! `scimd serve`: open (and migrate) the database, make sure a token exists, run the HTTP server.
+
+use crate::http::{self, AppState, ServerConfig};
+use crate::store::tokens as token_rows;
+use crate::tokens;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "SCIMD_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Public base URL of the SCIM API as clients reach it, e.g. https://scim.example.com/scim/v2. Used for
+    /// meta.location and Location headers. Default: http://<bound address><path prefix>.
+    #[arg(long, env = "SCIMD_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Path under which the SCIM endpoints are served.
+    #[arg(long, env = "SCIMD_PATH_PREFIX", default_value = "/scim/v2")]
+    pub path_prefix: String,
+    /// Serve /ServiceProviderConfig, /Schemas and /ResourceTypes without a token.
+    #[arg(long, env = "SCIMD_PUBLIC_DISCOVERY")]
+    pub public_discovery: bool,
+    /// Largest accepted request body in bytes (larger: 413).
+    #[arg(long, env = "SCIMD_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Most resources returned in one list page (filter.maxResults).
+    #[arg(long, env = "SCIMD_MAX_RESULTS", default_value_t = 1000)]
+    pub max_results: usize,
+    /// Read connections in the database pool.
+    #[arg(long, env = "SCIMD_READ_CONNECTIONS", default_value_t = 4)]
+    pub read_connections: u32,
+}
+
+fn normalize_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
+    let store = crate::store::Store::open(
+        database,
+        &crate::store::StoreOptions { read_connections: args.read_connections, ..Default::default() },
+    )?;
+    // First start on an empty database: mint a token so a newcomer can paste URL and token into the IdP.
+    let minted = if store.read(token_rows::any_usable).map_err(|e| e.detail)? {
+        None
+    } else {
+        Some(tokens::create(&store, "default", None).map_err(|e| e.detail)?)
+    };
+    let path_prefix = normalize_prefix(&args.path_prefix);
+    let mut config = ServerConfig {
+        base_url: String::new(),
+        path_prefix,
+        public_discovery: args.public_discovery,
+        max_body_bytes: args.max_body_bytes,
+        max_results: args.max_results.max(1),
+    };
+    let explicit_base = args.base_url.as_deref().map(|b| b.trim_end_matches('/').to_string());
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        // Bind first: with port 0 the default base URL needs the port actually chosen.
+        let listener =
+            std::net::TcpListener::bind(&args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        config.base_url = explicit_base.unwrap_or_else(|| format!("http://{addr}{}", config.path_prefix));
+        let state = AppState::new(store, config.clone());
+        let (server, addrs) = http::serve(state, listener).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        if let Some(m) = minted {
+            println!("API token (shown once): {}", m.secret);
+        }
+        println!("SCIM base URL: {}", config.base_url);
+        for a in &addrs {
+            println!("scimd listening on http://{a}");
+        }
+        log::info!("serving SCIM at {} (database {database})", config.base_url);
+        server.await.map_err(|e| format!("server error: {e}"))
+    })
+}

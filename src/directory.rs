@@ -1,0 +1,489 @@
+//! The directory: Users and Groups as SCIM resources. Each operation is one store transaction that
+//! validates with the protocol layer (`scim`), writes through the store, and renders the result.
+
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::filter::matches_element;
+use crate::scim::list::{ListQuery, SortOrder};
+use crate::scim::meta::{etag_matches, meta};
+use crate::scim::patch::{apply_operations, parse_patch_request, split_member_ops, MemberPatch};
+use crate::scim::schema::{AttrSelection, ResourceType, Schemas};
+use crate::store::filter_sql::{filter_to_sql, sort_key_sql};
+use crate::store::resources::{self, ResourceRow, Table};
+use crate::store::{groups, now_timestamp, users, Conn, Store};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Group,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::User => "User",
+            Kind::Group => "Group",
+        }
+    }
+
+    /// The endpoint segment, e.g. `Users` in `/Users/{id}`.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Kind::User => "Users",
+            Kind::Group => "Groups",
+        }
+    }
+
+    fn table(self) -> Table {
+        match self {
+            Kind::User => Table::Users,
+            Kind::Group => Table::Groups,
+        }
+    }
+
+    pub fn resource_type(self) -> &'static ResourceType {
+        Schemas::embedded().resource_type(self.name()).expect("User and Group are embedded resource types")
+    }
+}
+
+/// A resource as it goes back to the client.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub id: String,
+    pub version: i64,
+    pub body: Value,
+}
+
+/// The result of a PATCH: the new version, and the representation when one was asked for.
+#[derive(Debug, Clone)]
+pub struct Patched {
+    pub version: i64,
+    pub rendered: Option<Rendered>,
+}
+
+/// A reference to a group member, as parsed from `members[]` (RFC 7643 §4.2).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct MemberRef {
+    id: String,
+    member_type: Option<&'static str>,
+}
+
+#[derive(Clone)]
+pub struct Directory {
+    store: Store,
+    base_url: String,
+}
+
+fn not_found(kind: Kind, id: &str) -> ScimError {
+    ScimError::not_found(format!("{} \"{}\" not found", kind.name(), id))
+}
+
+fn check_if_match(if_match: Option<&str>, version: i64) -> ScimResult<()> {
+    match if_match {
+        Some(h) if !etag_matches(h, version) => Err(ScimError::precondition_failed(
+            "the resource has changed since the version given in If-Match (RFC 7644 §3.14)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn str_attr<'a>(doc: &'a Value, name: &str) -> Option<&'a str> {
+    doc.get(name).and_then(Value::as_str)
+}
+
+fn parse_member(value: &Value) -> ScimResult<MemberRef> {
+    let id = value
+        .get("value")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ScimError::invalid_value("each member needs a non-empty string \"value\" (the member's id)"))?;
+    let member_type = match value.get("type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("user") => Some("User"),
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("group") => Some("Group"),
+        Some(other) => {
+            return Err(ScimError::invalid_value(format!(
+                "member \"{id}\" has type {other}; a member's type is \"User\" or \"Group\""
+            )))
+        }
+    };
+    Ok(MemberRef { id: id.to_string(), member_type })
+}
+
+fn parse_members(values: &[Value]) -> ScimResult<Vec<MemberRef>> {
+    values.iter().map(parse_member).collect()
+}
+
+impl Directory {
+    pub fn new(store: Store, base_url: &str) -> Self {
+        Directory { store, base_url: base_url.trim_end_matches('/').to_string() }
+    }
+
+    pub fn location(&self, kind: Kind, id: &str) -> String {
+        format!("{}/{}/{}", self.base_url, kind.endpoint(), id)
+    }
+
+    /// Validates and normalises a POST/PUT body; for a Group, takes `members` out of the document.
+    fn prepare(kind: Kind, body: &Value) -> ScimResult<(Value, Vec<MemberRef>)> {
+        let mut doc = Schemas::embedded().normalize(kind.resource_type(), body)?;
+        let members = Self::finish_document(kind, &mut doc)?;
+        Ok((doc, members))
+    }
+
+    /// Server defaults and the split between the JSON document and the membership table.
+    fn finish_document(kind: Kind, doc: &mut Value) -> ScimResult<Vec<MemberRef>> {
+        let obj = doc.as_object_mut().ok_or_else(|| ScimError::invalid_syntax("a resource must be a JSON object"))?;
+        match kind {
+            Kind::User => {
+                // `active` defaults to true, so that the indexed column and the document always agree.
+                obj.entry("active").or_insert(Value::Bool(true));
+                Ok(Vec::new())
+            }
+            Kind::Group => match obj.remove("members") {
+                Some(Value::Array(values)) => parse_members(&values),
+                _ => Ok(Vec::new()),
+            },
+        }
+    }
+
+    fn check_unique(conn: &mut Conn, kind: Kind, doc: &Value, self_id: Option<&str>) -> ScimResult<()> {
+        let (attr, taken_by) = match kind {
+            Kind::User => {
+                let name = str_attr(doc, "userName").unwrap_or_default();
+                ("userName", users::id_by_user_name(conn, name)?.map(|id| (name, id)))
+            }
+            Kind::Group => {
+                let name = str_attr(doc, "displayName").unwrap_or_default();
+                ("displayName", groups::id_by_display_name(conn, name)?.map(|id| (name, id)))
+            }
+        };
+        match taken_by {
+            Some((name, id)) if Some(id.as_str()) != self_id => Err(ScimError::uniqueness(format!(
+                "{attr} \"{name}\" is already taken by {} {id} (compared case-insensitively)",
+                kind.name()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn write_row(
+        conn: &mut Conn,
+        kind: Kind,
+        envelope: &ResourceRow,
+        doc: &Value,
+        insert: bool,
+    ) -> ScimResult<()> {
+        let resource = doc.to_string();
+        match kind {
+            Kind::User => {
+                let row = users::UserColumns {
+                    id: &envelope.id,
+                    user_name: str_attr(doc, "userName").unwrap_or_default(),
+                    external_id: str_attr(doc, "externalId"),
+                    display_name: str_attr(doc, "displayName"),
+                    active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
+                    created: &envelope.created,
+                    last_modified: &envelope.last_modified,
+                    version: envelope.version,
+                    resource: &resource,
+                };
+                if insert {
+                    users::insert(conn, &row)
+                } else {
+                    users::update(conn, &row)
+                }
+            }
+            Kind::Group => {
+                let row = groups::GroupColumns {
+                    id: &envelope.id,
+                    display_name: str_attr(doc, "displayName").unwrap_or_default(),
+                    external_id: str_attr(doc, "externalId"),
+                    created: &envelope.created,
+                    last_modified: &envelope.last_modified,
+                    version: envelope.version,
+                    resource: &resource,
+                };
+                if insert {
+                    groups::insert(conn, &row)
+                } else {
+                    groups::update(conn, &row)
+                }
+            }
+        }
+    }
+
+    /// Checks that a member names an existing resource of its stated type and would not close a cycle.
+    /// Returns the member's type.
+    fn resolve_member(conn: &mut Conn, group_id: &str, member: &MemberRef) -> ScimResult<&'static str> {
+        let found = match member.member_type {
+            Some("User") => resources::exists(conn, Table::Users, &member.id)?.then_some("User"),
+            Some(_) => resources::exists(conn, Table::Groups, &member.id)?.then_some("Group"),
+            None => {
+                if resources::exists(conn, Table::Users, &member.id)? {
+                    Some("User")
+                } else if resources::exists(conn, Table::Groups, &member.id)? {
+                    Some("Group")
+                } else {
+                    None
+                }
+            }
+        };
+        let member_type = found.ok_or_else(|| {
+            ScimError::invalid_value(format!(
+                "member \"{}\" names no existing {}",
+                member.id,
+                member.member_type.unwrap_or("User or Group")
+            ))
+        })?;
+        if member_type == "Group" && groups::contains_group(conn, &member.id, group_id)? {
+            return Err(ScimError::invalid_value(format!(
+                "group \"{}\" cannot be a member of group \"{group_id}\": that would make a group contain itself",
+                member.id
+            )));
+        }
+        Ok(member_type)
+    }
+
+    fn add_members(conn: &mut Conn, group_id: &str, members: &[MemberRef]) -> ScimResult<bool> {
+        let mut changed = false;
+        for m in members {
+            let member_type = Self::resolve_member(conn, group_id, m)?;
+            changed |= groups::add_member(conn, group_id, &m.id, member_type)?;
+        }
+        Ok(changed)
+    }
+
+    /// Makes the membership exactly `members`, touching only the rows that differ.
+    fn replace_members(conn: &mut Conn, group_id: &str, members: &[MemberRef]) -> ScimResult<bool> {
+        let current: BTreeSet<String> = groups::members(conn, group_id)?.into_iter().map(|m| m.member_id).collect();
+        let wanted: BTreeSet<&str> = members.iter().map(|m| m.id.as_str()).collect();
+        let mut changed = false;
+        for old in current.iter().filter(|id| !wanted.contains(id.as_str())) {
+            changed |= groups::remove_member(conn, group_id, old)?;
+        }
+        let new: Vec<MemberRef> = members.iter().filter(|m| !current.contains(&m.id)).cloned().collect();
+        changed |= Self::add_members(conn, group_id, &new)?;
+        Ok(changed)
+    }
+
+    fn apply_member_patch(conn: &mut Conn, group_id: &str, patch: &MemberPatch) -> ScimResult<bool> {
+        match patch {
+            MemberPatch::Add(values) => Self::add_members(conn, group_id, &parse_members(values)?),
+            MemberPatch::Replace(values) => Self::replace_members(conn, group_id, &parse_members(values)?),
+            MemberPatch::RemoveAll => Ok(groups::remove_all_members(conn, group_id)? > 0),
+            MemberPatch::RemoveValues(ids) => {
+                let mut changed = false;
+                for id in ids {
+                    changed |= groups::remove_member(conn, group_id, id)?;
+                }
+                Ok(changed)
+            }
+            MemberPatch::RemoveWhere(filter) => {
+                // A filter other than `value eq` (which arrives as RemoveValues) is rare; it is evaluated on
+                // this one group's member rows.
+                let mut changed = false;
+                for m in groups::members(conn, group_id)? {
+                    let element = json!({"value": m.member_id, "type": m.member_type, "display": m.display});
+                    if matches_element(filter, &element, &|sub| sub.eq_ignore_ascii_case("value")) {
+                        changed |= groups::remove_member(conn, group_id, &m.member_id)?;
+                    }
+                }
+                Ok(changed)
+            }
+        }
+    }
+
+    /// The full representation of a row (id, meta and computed attributes added), projected by `sel`.
+    fn render(&self, conn: &mut Conn, kind: Kind, row: &ResourceRow, sel: &AttrSelection) -> ScimResult<Rendered> {
+        let rt = kind.resource_type();
+        let schemas = Schemas::embedded();
+        let mut doc: Map<String, Value> = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
+        doc.insert("id".into(), Value::String(row.id.clone()));
+        let location = self.location(kind, &row.id);
+        doc.insert("meta".into(), meta(kind.name(), &row.created, &row.last_modified, &location, row.version));
+        match kind {
+            Kind::User if schemas.is_returned(rt, "groups", sel) => {
+                let groups: Vec<Value> = users::groups_of(conn, &row.id)?
+                    .into_iter()
+                    .map(|g| {
+                        json!({"value": g.group_id, "$ref": self.location(Kind::Group, &g.group_id),
+                               "display": g.display_name, "type": g.kind})
+                    })
+                    .collect();
+                if !groups.is_empty() {
+                    doc.insert("groups".into(), Value::Array(groups));
+                }
+            }
+            Kind::Group if schemas.is_returned(rt, "members", sel) => {
+                let members: Vec<Value> = groups::members(conn, &row.id)?
+                    .into_iter()
+                    .map(|m| {
+                        let kind = if m.member_type == "Group" { Kind::Group } else { Kind::User };
+                        json!({"value": m.member_id, "$ref": self.location(kind, &m.member_id),
+                               "display": m.display, "type": m.member_type})
+                    })
+                    .collect();
+                if !members.is_empty() {
+                    doc.insert("members".into(), Value::Array(members));
+                }
+            }
+            _ => {}
+        }
+        let body = schemas.project(rt, &Value::Object(doc), sel);
+        Ok(Rendered { id: row.id.clone(), version: row.version, body })
+    }
+
+    fn load(conn: &mut Conn, kind: Kind, id: &str) -> ScimResult<ResourceRow> {
+        resources::get(conn, kind.table(), id)?.ok_or_else(|| not_found(kind, id))
+    }
+
+    pub fn create(&self, kind: Kind, body: &Value, sel: &AttrSelection) -> ScimResult<Rendered> {
+        let (doc, members) = Self::prepare(kind, body)?;
+        self.store.write(|conn| {
+            Self::check_unique(conn, kind, &doc, None)?;
+            let now = now_timestamp();
+            let row = ResourceRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                created: now.clone(),
+                last_modified: now,
+                version: 1,
+                resource: String::new(),
+            };
+            Self::write_row(conn, kind, &row, &doc, true)?;
+            if kind == Kind::Group {
+                Self::add_members(conn, &row.id, &members)?;
+            }
+            let row = Self::load(conn, kind, &row.id)?;
+            self.render(conn, kind, &row, sel)
+        })
+    }
+
+    pub fn get(&self, kind: Kind, id: &str, sel: &AttrSelection) -> ScimResult<Rendered> {
+        self.store.read(|conn| {
+            let row = Self::load(conn, kind, id)?;
+            self.render(conn, kind, &row, sel)
+        })
+    }
+
+    /// PUT (RFC 7644 §3.5.1): the body replaces every writable attribute; read-only ones are ignored.
+    pub fn replace(
+        &self,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        sel: &AttrSelection,
+    ) -> ScimResult<Rendered> {
+        let (doc, members) = Self::prepare(kind, body)?;
+        self.store.write(|conn| {
+            let row = Self::load(conn, kind, id)?;
+            check_if_match(if_match, row.version)?;
+            let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
+            Schemas::embedded().check_immutable(kind.resource_type(), &old, &doc)?;
+            Self::check_unique(conn, kind, &doc, Some(id))?;
+            let mut changed = old != doc;
+            if kind == Kind::Group {
+                changed |= Self::replace_members(conn, id, &members)?;
+            }
+            self.finish_write(conn, kind, row, &doc, changed, Some(sel))?
+                .rendered
+                .ok_or_else(|| ScimError::internal("PUT rendered nothing"))
+        })
+    }
+
+    /// Writes the document when something changed (new version and lastModified), then renders if asked.
+    fn finish_write(
+        &self,
+        conn: &mut Conn,
+        kind: Kind,
+        mut row: ResourceRow,
+        doc: &Value,
+        changed: bool,
+        sel: Option<&AttrSelection>,
+    ) -> ScimResult<Patched> {
+        if changed {
+            row.version += 1;
+            row.last_modified = now_timestamp();
+            Self::write_row(conn, kind, &row, doc, false)?;
+            row.resource = doc.to_string();
+        }
+        let rendered = match sel {
+            Some(sel) => Some(self.render(conn, kind, &row, sel)?),
+            None => None,
+        };
+        Ok(Patched { version: row.version, rendered })
+    }
+
+    /// PATCH (RFC 7644 §3.5.2): all operations apply, or none. A PATCH that changes nothing keeps the version.
+    pub fn patch(
+        &self,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        sel: Option<&AttrSelection>,
+    ) -> ScimResult<Patched> {
+        let ops = parse_patch_request(body)?;
+        let (doc_ops, member_ops) = match kind {
+            Kind::Group => split_member_ops(ops)?,
+            Kind::User => (ops, Vec::new()),
+        };
+        let schemas = Schemas::embedded();
+        let rt = kind.resource_type();
+        self.store.write(|conn| {
+            let row = Self::load(conn, kind, id)?;
+            check_if_match(if_match, row.version)?;
+            let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
+            let mut doc = old.clone();
+            apply_operations(schemas, rt, id, &mut doc, &doc_ops)?;
+            let mut doc = schemas.normalize(rt, &doc)?;
+            Self::finish_document(kind, &mut doc)?;
+            schemas.check_immutable(rt, &old, &doc)?;
+            Self::check_unique(conn, kind, &doc, Some(id))?;
+            let mut changed = old != doc;
+            for member_patch in &member_ops {
+                changed |= Self::apply_member_patch(conn, id, member_patch)?;
+            }
+            self.finish_write(conn, kind, row, &doc, changed, sel)
+        })
+    }
+
+    pub fn delete(&self, kind: Kind, id: &str, if_match: Option<&str>) -> ScimResult<()> {
+        self.store.write(|conn| {
+            let row = Self::load(conn, kind, id)?;
+            check_if_match(if_match, row.version)?;
+            // Memberships go in the same transaction: no group keeps pointing at a deleted resource.
+            resources::drop_memberships_of(conn, id, &now_timestamp())?;
+            if kind == Kind::Group {
+                groups::remove_all_members(conn, id)?;
+            }
+            resources::delete(conn, kind.table(), id)?;
+            Ok(())
+        })
+    }
+
+    /// A page of resources matching the query, and the exact total (RFC 7644 §3.4.2).
+    pub fn list(&self, kind: Kind, query: &ListQuery) -> ScimResult<(usize, Vec<Value>)> {
+        let schemas = Schemas::embedded();
+        let rt = kind.resource_type();
+        let filter = query.filter.as_ref().map(|f| filter_to_sql(schemas, rt, f)).transpose()?;
+        let sort = query.sort_by.as_ref().map(|s| sort_key_sql(schemas, rt, s)).transpose()?;
+        let descending = query.sort_order == SortOrder::Descending;
+        self.store.read(|conn| {
+            let (total, rows) = resources::list(
+                conn,
+                kind.table(),
+                filter.as_ref(),
+                sort.as_ref().map(|s| (s, descending)),
+                query.start_index - 1,
+                query.count,
+            )?;
+            let resources = rows
+                .iter()
+                .map(|row| self.render(conn, kind, row, &query.selection).map(|r| r.body))
+                .collect::<ScimResult<Vec<_>>>()?;
+            Ok((total, resources))
+        })
+    }
+}

@@ -1,0 +1,72 @@
+//! Request bodies: SCIM JSON only (RFC 7644 §3.1 / §8.1), with a size limit, every failure a SCIM error.
+
+use crate::scim::error::ScimError;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+
+/// Largest accepted request body, in bytes (app data; `--max-body-bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A parsed JSON request body sent as `application/scim+json` or `application/json`.
+pub struct ScimJson(pub Value);
+
+fn check_content_type(req: &HttpRequest) -> Result<(), ScimError> {
+    let value = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ScimError::unsupported_media_type("a request body must be sent as application/scim+json"))?;
+    let essence = value.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/scim+json") || essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ScimError::unsupported_media_type(format!(
+            "unsupported media type \"{essence}\": send application/scim+json or application/json"
+        )))
+    }
+}
+
+impl FromRequest for ScimJson {
+    type Error = ScimError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<web::Data<BodyLimit>>().map(|l| l.0).unwrap_or(1 << 20);
+        let checked = check_content_type(req);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            checked?;
+            let too_large = || ScimError::payload_too_large(format!("request body exceeds {limit} bytes"));
+            if declared.is_some_and(|n| n > limit) {
+                return Err(too_large());
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = futures_util::StreamExt::next(&mut payload).await {
+                let chunk = chunk.map_err(|e| ScimError::bad_request(format!("could not read request body: {e}")))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if body.is_empty() {
+                return Err(ScimError::invalid_syntax("the request body is empty; a JSON object is required"));
+            }
+            let value: Value = serde_json::from_slice(&body)
+                .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))?;
+            if !value.is_object() {
+                return Err(ScimError::invalid_syntax("the request body must be a JSON object"));
+            }
+            Ok(ScimJson(value))
+        })
+    }
+}

@@ -1,0 +1,115 @@
+//! HTTP: routes, extractors, authentication and response rendering (actix-web).
+
+mod auth;
+pub mod body;
+mod discovery;
+pub mod error;
+mod resources;
+
+use crate::directory::Directory;
+use crate::scim::error::{ScimError, ScimResult};
+use crate::store::Store;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, Logger, Next};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use body::BodyLimit;
+use error::SCIM_CONTENT_TYPE;
+use serde_json::Value;
+use std::net::SocketAddr;
+
+/// Server settings shared by every handler.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Public base URL of the SCIM API, without a trailing slash (e.g. `https://scim.example.com/scim/v2`).
+    /// Used for `meta.location` and `Location`; never derived from the request's Host header.
+    pub base_url: String,
+    /// Path prefix the SCIM endpoints are mounted under (e.g. `/scim/v2`; empty for the root).
+    pub path_prefix: String,
+    pub public_discovery: bool,
+    pub max_body_bytes: usize,
+    /// RFC 7644 §3.4.2.4: the most resources one list page returns (advertised as filter.maxResults).
+    pub max_results: usize,
+}
+
+pub struct AppState {
+    pub store: Store,
+    pub directory: Directory,
+    pub config: ServerConfig,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ServerConfig) -> Self {
+        let directory = Directory::new(store.clone(), &config.base_url);
+        AppState { store, directory, config }
+    }
+}
+
+/// Runs blocking store work off the async executor threads.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ScimResult<T> + Send + 'static) -> ScimResult<T> {
+    web::block(f).await.map_err(ScimError::internal)?
+}
+
+pub fn scim_response(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status).insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).body(body.to_string())
+}
+
+pub fn ok_json(body: &Value) -> HttpResponse {
+    scim_response(actix_web::http::StatusCode::OK, body)
+}
+
+async fn not_found() -> Result<HttpResponse, ScimError> {
+    Err(ScimError::not_found("no such endpoint"))
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ScimError> {
+    Err(ScimError::new(405, None, "method not allowed on this endpoint"))
+}
+
+/// Adds the SCIM routes under `config.path_prefix`; every one of them passes through authentication.
+pub fn configure(cfg: &mut web::ServiceConfig, config: &ServerConfig) {
+    let scope = web::scope(&config.path_prefix)
+        .wrap(from_fn(auth::require_token))
+        .configure(discovery::routes)
+        .configure(resources::routes)
+        .default_service(web::to(not_found));
+    cfg.service(scope);
+}
+
+fn access_log() -> Logger {
+    // One line per request; never the Authorization header.
+    Logger::new("%a \"%r\" %s %b %Dms").log_target("scimd::access")
+}
+
+async fn add_server_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    res.headers_mut().insert(header::SERVER, header::HeaderValue::from_static("scimd"));
+    Ok(res)
+}
+
+/// Builds the server on an already bound listener. Returns it, not yet awaited, with its addresses.
+pub fn serve(
+    state: AppState,
+    listener: std::net::TcpListener,
+) -> std::io::Result<(actix_web::dev::Server, Vec<SocketAddr>)> {
+    let config = state.config.clone();
+    let state = web::Data::new(state);
+    let limit = web::Data::new(BodyLimit(config.max_body_bytes));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(limit.clone())
+            .wrap(from_fn(add_server_header))
+            .wrap(access_log())
+            .configure(|cfg| configure(cfg, &config))
+            .default_service(web::to(not_found))
+    })
+    .shutdown_timeout(10)
+    .listen(listener)?;
+    let addrs = server.addrs();
+    Ok((server.run(), addrs))
+}

@@ -1,0 +1,183 @@
+//! /Users and /Groups (RFC 7644 §3.3–§3.6): parse, call the directory, render.
+
+use super::body::ScimJson;
+use super::{blocking, ok_json, scim_response, AppState};
+use crate::directory::{Kind, Rendered};
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::list::{list_response, ListQuery};
+use crate::scim::meta::{etag, etag_matches};
+use crate::scim::schema::AttrSelection;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for kind in [Kind::User, Kind::Group] {
+        let base = format!("/{}", kind.endpoint());
+        cfg.service(
+            web::resource(base.clone())
+                .route(web::get().to(move |s, r| list(kind, s, r)))
+                .route(web::post().to(move |s, r, b| create(kind, s, r, b)))
+                .default_service(web::to(super::method_not_allowed)),
+        )
+        .service(
+            web::resource(format!("{base}/.search"))
+                .route(web::post().to(move |s, r, b| search(kind, s, r, b)))
+                .default_service(web::to(super::method_not_allowed)),
+        )
+        .service(
+            web::resource(format!("{base}/{{id}}"))
+                .route(web::get().to(move |s, r, p| get(kind, s, r, p)))
+                .route(web::put().to(move |s, r, p, b| replace(kind, s, r, p, b)))
+                .route(web::patch().to(move |s, r, p, b| patch(kind, s, r, p, b)))
+                .route(web::delete().to(move |s, r, p| delete(kind, s, r, p)))
+                .default_service(web::to(super::method_not_allowed)),
+        );
+    }
+}
+
+fn query_pairs(req: &HttpRequest) -> ScimResult<Vec<(String, String)>> {
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .map_err(|e| ScimError::invalid_value(format!("malformed query string: {e}")))
+}
+
+/// `attributes` / `excludedAttributes` from the query string (RFC 7644 §3.9), if any was given.
+fn selection(req: &HttpRequest) -> ScimResult<Option<AttrSelection>> {
+    let pairs = query_pairs(req)?;
+    let find = |name: &str| pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    let (attributes, excluded) = (find("attributes"), find("excludedAttributes"));
+    if attributes.is_none() && excluded.is_none() {
+        return Ok(None);
+    }
+    AttrSelection::parse(attributes, excluded).map(Some)
+}
+
+fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<String> {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn resource_response(status: StatusCode, rendered: &Rendered) -> HttpResponse {
+    let mut response = scim_response(status, &rendered.body);
+    if let Ok(value) = header::HeaderValue::from_str(&etag(rendered.version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+async fn list(kind: Kind, state: web::Data<AppState>, req: HttpRequest) -> ScimResult<HttpResponse> {
+    let query = ListQuery::from_query_pairs(&query_pairs(&req)?, state.config.max_results)?;
+    run_list(kind, state, query).await
+}
+
+async fn search(
+    kind: Kind,
+    state: web::Data<AppState>,
+    _req: HttpRequest,
+    body: ScimJson,
+) -> ScimResult<HttpResponse> {
+    let query = ListQuery::from_search_request(&body.0, state.config.max_results)?;
+    run_list(kind, state, query).await
+}
+
+async fn run_list(kind: Kind, state: web::Data<AppState>, query: ListQuery) -> ScimResult<HttpResponse> {
+    let start_index = query.start_index;
+    let directory = state.directory.clone();
+    let (total, resources) = blocking(move || directory.list(kind, &query)).await?;
+    Ok(ok_json(&list_response(total, start_index, resources)))
+}
+
+async fn create(
+    kind: Kind,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ScimJson,
+) -> ScimResult<HttpResponse> {
+    let sel = selection(&req)?.unwrap_or_default();
+    let directory = state.directory.clone();
+    let rendered = blocking(move || directory.create(kind, &body.0, &sel)).await?;
+    let mut response = resource_response(StatusCode::CREATED, &rendered);
+    let location = state.directory.location(kind, &rendered.id);
+    if let Ok(value) = header::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+async fn get(
+    kind: Kind,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> ScimResult<HttpResponse> {
+    let sel = selection(&req)?.unwrap_or_default();
+    let directory = state.directory.clone();
+    let id = id.into_inner();
+    let rendered = blocking(move || directory.get(kind, &id, &sel)).await?;
+    // RFC 7644 §3.14: a client holding the current version gets 304 Not Modified.
+    if header_value(&req, header::IF_NONE_MATCH).is_some_and(|h| etag_matches(&h, rendered.version)) {
+        let mut response = HttpResponse::NotModified().finish();
+        if let Ok(value) = header::HeaderValue::from_str(&etag(rendered.version)) {
+            response.headers_mut().insert(header::ETAG, value);
+        }
+        return Ok(response);
+    }
+    Ok(resource_response(StatusCode::OK, &rendered))
+}
+
+async fn replace(
+    kind: Kind,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: ScimJson,
+) -> ScimResult<HttpResponse> {
+    let sel = selection(&req)?.unwrap_or_default();
+    let if_match = header_value(&req, header::IF_MATCH);
+    let directory = state.directory.clone();
+    let id = id.into_inner();
+    let rendered = blocking(move || directory.replace(kind, &id, &body.0, if_match.as_deref(), &sel)).await?;
+    Ok(resource_response(StatusCode::OK, &rendered))
+}
+
+async fn patch(
+    kind: Kind,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: ScimJson,
+) -> ScimResult<HttpResponse> {
+    // A User PATCH answers 200 with the user (validators fail a 204). A Group PATCH answers 204 unless the
+    // client asks for a representation with attributes/excludedAttributes (RFC 7644 §3.5.2): echoing a
+    // large membership on every change is what makes group sync slow.
+    let sel = match (kind, selection(&req)?) {
+        (Kind::User, sel) => Some(sel.unwrap_or_default()),
+        (Kind::Group, sel) => sel,
+    };
+    let if_match = header_value(&req, header::IF_MATCH);
+    let directory = state.directory.clone();
+    let id = id.into_inner();
+    let patched = blocking(move || directory.patch(kind, &id, &body.0, if_match.as_deref(), sel.as_ref())).await?;
+    Ok(match patched.rendered {
+        Some(rendered) => resource_response(StatusCode::OK, &rendered),
+        None => {
+            let mut response = HttpResponse::NoContent().finish();
+            if let Ok(value) = header::HeaderValue::from_str(&etag(patched.version)) {
+                response.headers_mut().insert(header::ETAG, value);
+            }
+            response
+        }
+    })
+}
+
+async fn delete(
+    kind: Kind,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> ScimResult<HttpResponse> {
+    let if_match = header_value(&req, header::IF_MATCH);
+    let directory = state.directory.clone();
+    let id = id.into_inner();
+    blocking(move || directory.delete(kind, &id, if_match.as_deref())).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,13 @@
+//! scimd: a SCIM 2.0 service provider (RFC 7643 schema, RFC 7644 protocol).
+//!
+//! - [`scim`]: the protocol (schemas, filters, PATCH, lists, errors); no HTTP, no SQL.
+//! - [`store`]: Diesel over SQLite; every SQL text lives there.
+//! - [`http`]: actix-web routes, authentication, rendering.
+//! - [`cli`]: the `scimd` subcommands.
+
+pub mod cli;
+pub mod directory;
+pub mod http;
+pub mod scim;
+pub mod store;
+pub mod tokens;

@@ -1,0 +1,210 @@
+//! Query (list/search) parameters and the ListResponse (RFC 7644 §3.4.2, §3.4.3).
+
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::filter::{parse_attr_path, parse_filter, AttrPath, Filter};
+use crate::scim::schema::AttrSelection;
+use serde_json::{json, Value};
+
+pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Ascending,
+    Descending,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    /// 1-based.
+    pub start_index: usize,
+    pub count: usize,
+    pub sort_by: Option<AttrPath>,
+    pub sort_order: SortOrder,
+    pub selection: AttrSelection,
+}
+
+#[derive(Default)]
+struct RawParams {
+    filter: Option<String>,
+    start_index: Option<String>,
+    count: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    attributes: Option<String>,
+    excluded: Option<String>,
+}
+
+fn parse_int(name: &str, text: &str) -> ScimResult<i64> {
+    text.trim()
+        .parse::<i64>()
+        .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, got \"{text}\"")))
+}
+
+impl RawParams {
+    fn build(self, max_results: usize) -> ScimResult<ListQuery> {
+        let filter = match self.filter.as_deref().map(str::trim) {
+            Some(f) if !f.is_empty() => Some(parse_filter(f)?),
+            _ => None,
+        };
+        // RFC 7644 §3.4.2.4: a startIndex below 1 is read as 1; a negative count as 0; a count above the
+        // server's maximum is capped to it.
+        let start_index = match self.start_index.as_deref() {
+            Some(s) => parse_int("startIndex", s)?.max(1) as usize,
+            None => 1,
+        };
+        let count = match self.count.as_deref() {
+            Some(s) => (parse_int("count", s)?.max(0) as usize).min(max_results),
+            None => max_results,
+        };
+        let sort_by = match self.sort_by.as_deref().map(str::trim) {
+            Some(s) if !s.is_empty() => Some(parse_attr_path(s)?),
+            _ => None,
+        };
+        let sort_order = match self.sort_order.as_deref().map(str::trim) {
+            None | Some("") => SortOrder::Ascending,
+            Some(s) if s.eq_ignore_ascii_case("ascending") => SortOrder::Ascending,
+            Some(s) if s.eq_ignore_ascii_case("descending") => SortOrder::Descending,
+            Some(s) => {
+                return Err(ScimError::invalid_value(format!(
+                    "sortOrder must be \"ascending\" or \"descending\", got \"{s}\""
+                )))
+            }
+        };
+        let selection = AttrSelection::parse(self.attributes.as_deref(), self.excluded.as_deref())?;
+        Ok(ListQuery { filter, start_index, count, sort_by, sort_order, selection })
+    }
+}
+
+impl ListQuery {
+    /// From URL query pairs (already percent-decoded). Parameter names are matched case-insensitively.
+    pub fn from_query_pairs(pairs: &[(String, String)], max_results: usize) -> ScimResult<Self> {
+        let mut raw = RawParams::default();
+        for (name, value) in pairs {
+            let slot = match name.to_ascii_lowercase().as_str() {
+                "filter" => &mut raw.filter,
+                "startindex" => &mut raw.start_index,
+                "count" => &mut raw.count,
+                "sortby" => &mut raw.sort_by,
+                "sortorder" => &mut raw.sort_order,
+                "attributes" => &mut raw.attributes,
+                "excludedattributes" => &mut raw.excluded,
+                _ => continue,
+            };
+            *slot = Some(value.clone());
+        }
+        raw.build(max_results)
+    }
+
+    /// From a `POST /.search` SearchRequest body (RFC 7644 §3.4.3).
+    pub fn from_search_request(body: &Value, max_results: usize) -> ScimResult<Self> {
+        let obj = body.as_object().ok_or_else(|| ScimError::invalid_syntax("a SearchRequest must be an object"))?;
+        let mut raw = RawParams::default();
+        let mut has_schema = false;
+        for (name, value) in obj {
+            let text = |v: &Value| -> ScimResult<String> {
+                match v {
+                    Value::String(s) => Ok(s.clone()),
+                    Value::Number(n) => Ok(n.to_string()),
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|i| {
+                            i.as_str().map(str::to_owned).ok_or_else(|| {
+                                ScimError::invalid_value(format!("\"{name}\" must be a list of attribute names"))
+                            })
+                        })
+                        .collect::<ScimResult<Vec<_>>>()
+                        .map(|v| v.join(",")),
+                    _ => Err(ScimError::invalid_value(format!("\"{name}\" has the wrong type"))),
+                }
+            };
+            let slot = match name.to_ascii_lowercase().as_str() {
+                "schemas" => {
+                    has_schema = value
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))));
+                    continue;
+                }
+                "filter" => &mut raw.filter,
+                "startindex" => &mut raw.start_index,
+                "count" => &mut raw.count,
+                "sortby" => &mut raw.sort_by,
+                "sortorder" => &mut raw.sort_order,
+                "attributes" => &mut raw.attributes,
+                "excludedattributes" => &mut raw.excluded,
+                _ => return Err(ScimError::invalid_value(format!("unknown SearchRequest attribute \"{name}\""))),
+            };
+            *slot = Some(text(value)?);
+        }
+        if !has_schema {
+            return Err(ScimError::invalid_value(format!("a SearchRequest must list the schema {SEARCH_REQUEST_SCHEMA}")));
+        }
+        raw.build(max_results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn paging_defaults_and_caps() {
+        let q = ListQuery::from_query_pairs(&[], 100).unwrap();
+        assert_eq!((q.start_index, q.count), (1, 100));
+        let q = ListQuery::from_query_pairs(&pairs(&[("startIndex", "0"), ("count", "5000")]), 100).unwrap();
+        assert_eq!((q.start_index, q.count), (1, 100));
+        let q = ListQuery::from_query_pairs(&pairs(&[("STARTINDEX", "101"), ("count", "-3")]), 100).unwrap();
+        assert_eq!((q.start_index, q.count), (101, 0));
+        let e = ListQuery::from_query_pairs(&pairs(&[("count", "ten")]), 100).unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+
+    #[test]
+    fn sort_and_filter_are_parsed() {
+        let q = ListQuery::from_query_pairs(
+            &pairs(&[("filter", "userName eq \"a\""), ("sortBy", "name.familyName"), ("sortOrder", "DESCENDING")]),
+            10,
+        )
+        .unwrap();
+        assert!(q.filter.is_some());
+        assert_eq!(q.sort_by.unwrap().sub_attr.as_deref(), Some("familyName"));
+        assert_eq!(q.sort_order, SortOrder::Descending);
+        assert!(ListQuery::from_query_pairs(&pairs(&[("sortOrder", "up")]), 10).is_err());
+        assert!(ListQuery::from_query_pairs(&pairs(&[("filter", "userName eq")]), 10).is_err());
+    }
+
+    #[test]
+    fn search_request_body() {
+        let body = json!({"schemas": [SEARCH_REQUEST_SCHEMA], "filter": "userName pr", "startIndex": 2, "count": 3,
+                          "attributes": ["userName", "name.givenName"]});
+        let q = ListQuery::from_search_request(&body, 10).unwrap();
+        assert_eq!((q.start_index, q.count), (2, 3));
+        assert_eq!(q.selection.attributes.len(), 2);
+        assert!(ListQuery::from_search_request(&json!({"filter": "userName pr"}), 10).is_err());
+        assert!(ListQuery::from_search_request(&json!({"schemas": [SEARCH_REQUEST_SCHEMA], "bogus": 1}), 10).is_err());
+    }
+
+    #[test]
+    fn list_response_shape() {
+        let v = list_response(5, 2, vec![json!({"id": "a"})]);
+        assert_eq!(v["totalResults"], 5);
+        assert_eq!(v["itemsPerPage"], 1);
+        assert_eq!(v["startIndex"], 2);
+        assert_eq!(v["Resources"][0]["id"], "a");
+    }
+}

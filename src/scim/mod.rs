@@ -1,0 +1,9 @@
+//! The SCIM protocol, independent of HTTP and of the database.
+
+pub mod discovery;
+pub mod error;
+pub mod filter;
+pub mod list;
+pub mod meta;
+pub mod patch;
+pub mod schema;

@@ -1,0 +1,117 @@
+//! The `groups` table and the `group_members` table. Every membership change touches only the rows it names,
+//! through the (group_id, member_id) primary key or the member_id index: adding one member to a group of
+//! 100 000 costs what adding one to a group of 10 costs.
+
+use super::schema::{group_members, groups};
+use super::Conn;
+use crate::scim::error::ScimResult;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = groups, treat_none_as_null = true)]
+pub struct GroupColumns<'a> {
+    pub id: &'a str,
+    pub display_name: &'a str,
+    pub external_id: Option<&'a str>,
+    pub created: &'a str,
+    pub last_modified: &'a str,
+    pub version: i64,
+    pub resource: &'a str,
+}
+
+pub fn insert(conn: &mut Conn, row: &GroupColumns<'_>) -> ScimResult<()> {
+    diesel::insert_into(groups::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn update(conn: &mut Conn, row: &GroupColumns<'_>) -> ScimResult<()> {
+    diesel::update(groups::table.filter(groups::id.eq(row.id))).set(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn id_by_display_name(conn: &mut Conn, display_name: &str) -> ScimResult<Option<String>> {
+    Ok(groups::table.filter(groups::display_name.eq(display_name)).select(groups::id).first(conn).optional()?)
+}
+
+/// Adds a member; returns false when it was already there (a no-op, not an error).
+pub fn add_member(conn: &mut Conn, group_id: &str, member_id: &str, member_type: &str) -> ScimResult<bool> {
+    let n = diesel::insert_or_ignore_into(group_members::table)
+        .values((
+            group_members::group_id.eq(group_id),
+            group_members::member_id.eq(member_id),
+            group_members::member_type.eq(member_type),
+        ))
+        .execute(conn)?;
+    Ok(n > 0)
+}
+
+pub fn remove_member(conn: &mut Conn, group_id: &str, member_id: &str) -> ScimResult<bool> {
+    let n = diesel::delete(
+        group_members::table.filter(group_members::group_id.eq(group_id)).filter(group_members::member_id.eq(member_id)),
+    )
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+pub fn remove_all_members(conn: &mut Conn, group_id: &str) -> ScimResult<usize> {
+    Ok(diesel::delete(group_members::table.filter(group_members::group_id.eq(group_id))).execute(conn)?)
+}
+
+pub fn member_type_of(conn: &mut Conn, group_id: &str, member_id: &str) -> ScimResult<Option<String>> {
+    Ok(group_members::table
+        .filter(group_members::group_id.eq(group_id))
+        .filter(group_members::member_id.eq(member_id))
+        .select(group_members::member_type)
+        .first(conn)
+        .optional()?)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct MemberRow {
+    #[diesel(sql_type = Text)]
+    pub member_id: String,
+    #[diesel(sql_type = Text)]
+    pub member_type: String,
+    /// The member's displayName, or a user's userName when it has none.
+    #[diesel(sql_type = Text)]
+    pub display: String,
+}
+
+/// The members of a group with their display names, in a stable order.
+pub fn members(conn: &mut Conn, group_id: &str) -> ScimResult<Vec<MemberRow>> {
+    Ok(diesel::sql_query(
+        "SELECT gm.member_id, gm.member_type, COALESCE(u.display_name, u.user_name, g.display_name, '') AS display \
+         FROM group_members gm \
+         LEFT JOIN users u ON gm.member_type = 'User' AND u.id = gm.member_id \
+         LEFT JOIN groups g ON gm.member_type = 'Group' AND g.id = gm.member_id \
+         WHERE gm.group_id = ? ORDER BY gm.member_id",
+    )
+    .bind::<Text, _>(group_id)
+    .load(conn)?)
+}
+
+#[derive(QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    found: bool,
+}
+
+/// Whether `target` is `group_id` itself or a group nested (at any depth) inside it. Adding `group_id` as a
+/// member of `target` would then close a cycle.
+pub fn contains_group(conn: &mut Conn, group_id: &str, target: &str) -> ScimResult<bool> {
+    if group_id == target {
+        return Ok(true);
+    }
+    let row: Flag = diesel::sql_query(
+        "WITH RECURSIVE nested(gid) AS ( \
+            SELECT member_id FROM group_members WHERE group_id = ?1 AND member_type = 'Group' \
+            UNION SELECT gm.member_id FROM group_members gm JOIN nested ON gm.group_id = nested.gid \
+                  WHERE gm.member_type = 'Group') \
+         SELECT EXISTS (SELECT 1 FROM nested WHERE gid = ?2) AS found",
+    )
+    .bind::<Text, _>(group_id)
+    .bind::<Text, _>(target)
+    .get_result(conn)?;
+    Ok(row.found)
+}

@@ -1,0 +1,52 @@
+// @generated-style Diesel schema, kept in sync with migrations/ (see diesel.toml).
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        created -> Text,
+        expires -> Nullable<Text>,
+        last_used -> Nullable<Text>,
+        revoked -> Nullable<Text>,
+        replaced_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    users (seq) {
+        seq -> BigInt,
+        id -> Text,
+        user_name -> Text,
+        external_id -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        active -> Bool,
+        created -> Text,
+        last_modified -> Text,
+        version -> BigInt,
+        resource -> Text,
+    }
+}
+
+diesel::table! {
+    groups (seq) {
+        seq -> BigInt,
+        id -> Text,
+        display_name -> Text,
+        external_id -> Nullable<Text>,
+        created -> Text,
+        last_modified -> Text,
+        version -> BigInt,
+        resource -> Text,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, member_id) {
+        group_id -> Text,
+        member_id -> Text,
+        member_type -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(api_tokens, users, groups, group_members);

@@ -1,0 +1,62 @@
+//! The `users` table: hot attributes as indexed columns, the rest as JSON.
+
+use super::schema::users;
+use super::Conn;
+use crate::scim::error::ScimResult;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+/// The columns of a user row that are written; `seq` is assigned by SQLite.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = users, treat_none_as_null = true)]
+pub struct UserColumns<'a> {
+    pub id: &'a str,
+    pub user_name: &'a str,
+    pub external_id: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub active: bool,
+    pub created: &'a str,
+    pub last_modified: &'a str,
+    pub version: i64,
+    pub resource: &'a str,
+}
+
+pub fn insert(conn: &mut Conn, row: &UserColumns<'_>) -> ScimResult<()> {
+    diesel::insert_into(users::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn update(conn: &mut Conn, row: &UserColumns<'_>) -> ScimResult<()> {
+    diesel::update(users::table.filter(users::id.eq(row.id))).set(row).execute(conn)?;
+    Ok(())
+}
+
+/// The id of the user holding `user_name` (case-insensitively: the column is COLLATE NOCASE), if any.
+pub fn id_by_user_name(conn: &mut Conn, user_name: &str) -> ScimResult<Option<String>> {
+    Ok(users::table.filter(users::user_name.eq(user_name)).select(users::id).first(conn).optional()?)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct GroupOfUser {
+    #[diesel(sql_type = Text)]
+    pub group_id: String,
+    #[diesel(sql_type = Text)]
+    pub display_name: String,
+    /// "direct" or "indirect" (RFC 7643 §4.1.2).
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+}
+
+/// The groups a member belongs to: directly, and through nested groups (UNION stops on cycles).
+pub fn groups_of(conn: &mut Conn, member_id: &str) -> ScimResult<Vec<GroupOfUser>> {
+    Ok(diesel::sql_query(
+        "WITH RECURSIVE direct(gid) AS (SELECT group_id FROM group_members WHERE member_id = ?1), \
+         reach(gid) AS (SELECT gid FROM direct \
+                        UNION SELECT gm.group_id FROM group_members gm JOIN reach ON gm.member_id = reach.gid) \
+         SELECT g.id AS group_id, g.display_name AS display_name, \
+                CASE WHEN g.id IN (SELECT gid FROM direct) THEN 'direct' ELSE 'indirect' END AS kind \
+         FROM reach JOIN groups g ON g.id = reach.gid ORDER BY g.seq",
+    )
+    .bind::<Text, _>(member_id)
+    .load(conn)?)
+}

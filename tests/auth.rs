@@ -1,0 +1,187 @@
+//! Authentication over real HTTP (issue 2, item 3): Bearer and raw-header styles, 401s with a
+//! SCIM error body and `WWW-Authenticate: Bearer`, discovery behind auth unless --public-discovery.
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[track_caller]
+fn assert_401(r: &Resp) {
+    r.expect_error(401, None);
+    let www = r.header("www-authenticate").unwrap_or_default();
+    assert!(
+        www.to_ascii_lowercase().starts_with("bearer"),
+        "WWW-Authenticate should be Bearer, got {www:?}; {r:#?}"
+    );
+}
+
+#[test]
+fn startup_mints_a_default_token_and_prints_the_base_url() {
+    let srv = TestServer::start();
+    assert!(srv.token.starts_with("scimd_"), "token: {:?}", srv.token);
+    assert_eq!(srv.printed_base, srv.base, "printed SCIM base URL");
+    assert!(srv.origin.starts_with("http://127.0.0.1:"));
+}
+
+#[test]
+fn bearer_token_is_accepted() {
+    let srv = TestServer::start();
+    let auth = format!("Bearer {}", srv.token);
+    let r = srv.raw("GET", "/Users", &[("Authorization", &auth)], None);
+    r.expect(200);
+    assert_scim_content_type(&r);
+    assert_eq!(r.json["schemas"], json!([LIST_SCHEMA]));
+    assert_eq!(r.json["totalResults"], json!(0));
+}
+
+#[test]
+fn raw_token_as_whole_header_is_accepted() {
+    let srv = TestServer::start();
+    let r = srv.raw("GET", "/Users", &[("Authorization", &srv.token)], None);
+    r.expect(200);
+    assert_eq!(r.json["totalResults"], json!(0));
+    // Writes work with the raw style too.
+    let body = serde_json::to_vec(&user_body("raw@example.com")).unwrap();
+    let r = srv.raw(
+        "POST",
+        "/Users",
+        &[("Authorization", &srv.token), ("Content-Type", SCIM_JSON)],
+        Some(&body),
+    );
+    r.expect(201);
+}
+
+#[test]
+fn missing_authorization_is_401() {
+    let srv = TestServer::start();
+    assert_401(&srv.raw("GET", "/Users", &[], None));
+    assert_401(&srv.raw("GET", "/Groups", &[], None));
+}
+
+#[test]
+fn unknown_and_malformed_credentials_are_401() {
+    let srv = TestServer::start();
+    // A token that differs from the real one in its last character.
+    let mut wrong = srv.token.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == 'A' { 'B' } else { 'A' });
+    let prefix_only = "scimd_".to_string();
+    let bearer_wrong = format!("Bearer {wrong}");
+    let extra = format!("Bearer {}x", srv.token);
+    let cases: Vec<&str> = vec![
+        &bearer_wrong,
+        &wrong,
+        &extra,
+        "Bearer ",
+        "Bearer",
+        "",
+        "non-token",
+        &prefix_only,
+        "Basic dXNlcjpwYXNzd29yZA==",
+    ];
+    for auth in cases {
+        let r = srv.raw("GET", "/Users", &[("Authorization", auth)], None);
+        assert_eq!(r.status, 401, "Authorization {auth:?} must be rejected: {r:#?}");
+        assert_401(&r);
+    }
+    // Basic carrying the real token as its credentials is still Basic.
+    let basic = format!("Basic {}", srv.token);
+    assert_401(&srv.raw("GET", "/Users", &[("Authorization", &basic)], None));
+}
+
+#[test]
+fn unauthenticated_requests_are_not_processed() {
+    let srv = TestServer::start();
+    // A valid create without credentials: 401 and nothing written.
+    let body = serde_json::to_vec(&user_body("sneaky@example.com")).unwrap();
+    let r = srv.raw("POST", "/Users", &[("Content-Type", SCIM_JSON)], Some(&body));
+    assert_401(&r);
+    // Malformed JSON without credentials: still 401 (auth comes first), not 400.
+    let r = srv.raw(
+        "POST",
+        "/Users",
+        &[("Content-Type", SCIM_JSON), ("Authorization", "Bearer nope")],
+        Some(b"{\"userName\":"),
+    );
+    assert_401(&r);
+    assert_eq!(srv.count("/Users"), 0);
+}
+
+#[test]
+fn discovery_requires_auth_by_default() {
+    let srv = TestServer::start();
+    for path in [
+        "/ServiceProviderConfig",
+        "/Schemas",
+        "/ResourceTypes",
+        "/ResourceTypes/User",
+        "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+    ] {
+        let r = srv.raw("GET", path, &[], None);
+        assert_eq!(r.status, 401, "{path} without auth: {r:#?}");
+        assert_401(&r);
+        srv.get(path).expect(200);
+    }
+}
+
+#[test]
+fn public_discovery_opens_discovery_only() {
+    let srv = TestServer::start_with(&["--public-discovery"]);
+    for path in [
+        "/ServiceProviderConfig",
+        "/Schemas",
+        "/ResourceTypes",
+        "/ResourceTypes/Group",
+    ] {
+        let r = srv.raw("GET", path, &[], None);
+        assert_eq!(r.status, 200, "{path} with --public-discovery: {r:#?}");
+        assert_scim_content_type(&r);
+    }
+    assert_401(&srv.raw("GET", "/Users", &[], None));
+    assert_401(&srv.raw("GET", "/Groups", &[], None));
+}
+
+#[test]
+fn restart_keeps_the_token_and_mints_no_new_one() {
+    let dir = TempDir::new("restart");
+    let db = dir.db();
+    let first = TestServer::start_on(&db, &[], &[]);
+    let token = first.token.clone();
+    assert!(token.starts_with("scimd_"), "first start must mint a token");
+    drop(first);
+    let second = TestServer::start_on(&db, &[], &[]);
+    assert_eq!(second.token, "", "a second start must not mint/print a token");
+    assert!(
+        !second.stdout_text().contains(&token),
+        "the token was printed again: {}",
+        second.stdout_text()
+    );
+    let auth = format!("Bearer {token}");
+    second
+        .raw("GET", "/Users", &[("Authorization", &auth)], None)
+        .expect(200);
+}
+
+#[test]
+fn access_log_never_shows_the_token() {
+    let dir = TempDir::new("log");
+    let db = dir.db();
+    let srv = TestServer::start_on(&db, &[], &[("RUST_LOG", "info")]);
+    let auth = srv.auth();
+    srv.raw("GET", "/Users", &[("Authorization", &auth)], None)
+        .expect(200);
+    srv.raw("GET", "/Users", &[("Authorization", &srv.token)], None)
+        .expect(200);
+    srv.raw("GET", "/Nope", &[("Authorization", &auth)], None);
+    let bad = format!("Bearer {}zz", srv.token);
+    srv.raw("GET", "/Users", &[("Authorization", &bad)], None)
+        .expect(401);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let secret = srv.token.trim_start_matches("scimd_").to_string();
+    let err = srv.stderr_text();
+    assert!(!err.is_empty(), "RUST_LOG=info should produce log lines");
+    assert!(!err.contains(&secret), "token secret appears in the log:\n{err}");
+    // stdout shows it exactly once: the startup line.
+    let out = srv.stdout_text();
+    assert_eq!(out.matches(&secret).count(), 1, "stdout:\n{out}");
+}

@@ -1,0 +1,265 @@
+//! The admin's token workflow through the real `scimd token …` subcommands against a temp
+//! database, and its effect on a running server (issue 2, item 3).
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// GET /Users with this token in Bearer style; returns the status.
+fn status_with(srv: &TestServer, token: &str) -> u16 {
+    let auth = format!("Bearer {token}");
+    srv.raw("GET", "/Users", &[("Authorization", &auth)], None)
+        .status
+}
+
+fn list(db: &Path) -> String {
+    let (st, out, err) = run_cli(db, &["token", "list"]);
+    assert!(st.success(), "token list failed: {err}");
+    out
+}
+
+/// The whitespace-separated fields of the `token list` row whose name column is `name`.
+fn row(list_out: &str, name: &str) -> Vec<String> {
+    let rows: Vec<Vec<String>> = list_out
+        .lines()
+        .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
+        .filter(|f| f.get(1).map(String::as_str) == Some(name))
+        .collect();
+    assert_eq!(rows.len(), 1, "expected one row named {name:?} in:\n{list_out}");
+    rows[0].clone()
+}
+
+/// All rows named `name`, each as its whole line.
+fn rows_named(list_out: &str, name: &str) -> Vec<String> {
+    list_out
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some(name))
+        .map(String::from)
+        .collect()
+}
+
+fn state_of_line(line: &str) -> &str {
+    line.split_whitespace().last().unwrap_or_default()
+}
+
+#[test]
+fn migrate_creates_the_database_and_exits_zero() {
+    let dir = TempDir::new("migrate");
+    let db = dir.db();
+    let (st, out, err) = run_cli(&db, &["migrate"]);
+    assert!(st.success(), "migrate: {st:?}\n{out}\n{err}");
+    assert!(db.exists(), "database file not created");
+    // Idempotent.
+    let (st, _, err) = run_cli(&db, &["migrate"]);
+    assert!(st.success(), "second migrate: {err}");
+}
+
+#[test]
+fn database_flag_after_subcommand_and_env_var_are_accepted() {
+    let dir = TempDir::new("dbflag");
+    let db = dir.db();
+    let mut cmd = scimd_command();
+    cmd.args(["token", "create", "--name", "late"]).arg("--database").arg(&db);
+    let (st, out, err) = run_command(cmd);
+    assert!(st.success(), "--database after subcommand: {err}");
+    token_from_stdout(&out);
+
+    let mut cmd = scimd_command();
+    cmd.env("SCIMD_DATABASE", &db).args(["token", "list"]);
+    let (st, out, err) = run_command(cmd);
+    assert!(st.success(), "SCIMD_DATABASE: {err}");
+    row(&out, "late");
+}
+
+#[test]
+fn token_create_prints_a_strong_prefixed_token_once() {
+    let dir = TempDir::new("create");
+    let db = dir.db();
+    let a = cli_create_token(&db, "okta", &[]);
+    let b = cli_create_token(&db, "other", &[]);
+    assert_ne!(a, b);
+    for t in [&a, &b] {
+        let secret = t.trim_start_matches("scimd_");
+        // >= 256 bits: at least 43 base64url characters (or 64 hex).
+        assert!(secret.len() >= 43, "token too short: {t}");
+        assert!(
+            secret
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "token has characters unsafe for a header paste: {t}"
+        );
+    }
+}
+
+#[test]
+fn token_list_shows_columns_and_state_but_never_a_secret() {
+    let dir = TempDir::new("list");
+    let db = dir.db();
+    let t = cli_create_token(&db, "okta", &[]);
+    let _e = cli_create_token(&db, "temp", &["--expires-in", "90d"]);
+    let out = list(&db);
+    let header = out.lines().next().unwrap_or_default().to_ascii_lowercase();
+    for col in ["id", "name", "created", "last used", "expires", "state"] {
+        assert!(header.contains(col), "column {col:?} missing from header {header:?}");
+    }
+    assert_eq!(state_of_line(&rows_named(&out, "okta")[0]), "active");
+    assert_eq!(state_of_line(&rows_named(&out, "temp")[0]), "active");
+    assert!(!out.contains(&t), "token list printed a token:\n{out}");
+    assert!(!out.contains(t.trim_start_matches("scimd_")));
+    assert!(!out.contains("scimd_"), "token list printed something token-like:\n{out}");
+}
+
+#[test]
+fn created_token_works_and_revoke_by_name_stops_it() {
+    let srv = TestServer::start();
+    let t = cli_create_token(&srv.db, "okta", &[]);
+    assert_eq!(status_with(&srv, &t), 200);
+    let (st, out, err) = run_cli(&srv.db, &["token", "revoke", "okta"]);
+    assert!(st.success(), "revoke: {out}\n{err}");
+    assert_eq!(status_with(&srv, &t), 401, "revoked token still accepted");
+    // The default token is untouched.
+    assert_eq!(status_with(&srv, &srv.token), 200);
+    assert_eq!(state_of_line(&rows_named(&list(&srv.db), "okta")[0]), "revoked");
+}
+
+#[test]
+fn revoke_by_id() {
+    let srv = TestServer::start();
+    let t = cli_create_token(&srv.db, "byid", &[]);
+    assert_eq!(status_with(&srv, &t), 200);
+    let id = row(&list(&srv.db), "byid")[0].clone();
+    let (st, _, err) = run_cli(&srv.db, &["token", "revoke", &id]);
+    assert!(st.success(), "revoke by id {id}: {err}");
+    assert_eq!(status_with(&srv, &t), 401);
+}
+
+#[test]
+fn unknown_name_or_id_fails_with_a_message() {
+    let dir = TempDir::new("unknown");
+    let db = dir.db();
+    cli_create_token(&db, "okta", &[]);
+    for args in [
+        vec!["token", "revoke", "nobody"],
+        vec!["token", "rotate", "nobody"],
+        vec!["token", "revoke", "00000000-0000-0000-0000-000000000000"],
+    ] {
+        let (st, out, err) = run_cli(&db, &args);
+        assert!(!st.success(), "{args:?} should fail; stdout {out}");
+        assert!(!err.trim().is_empty(), "{args:?} failed without a message");
+        assert!(!out.contains("scimd_"), "{args:?} printed a token: {out}");
+    }
+    // Still active.
+    assert_eq!(state_of_line(&rows_named(&list(&db), "okta")[0]), "active");
+}
+
+#[test]
+fn rotate_with_grace_keeps_both_tokens_working() {
+    let srv = TestServer::start();
+    let old = cli_create_token(&srv.db, "okta", &[]);
+    let (st, out, err) = run_cli(&srv.db, &["token", "rotate", "okta", "--grace", "24h"]);
+    assert!(st.success(), "rotate: {err}");
+    let new = token_from_stdout(&out);
+    assert_ne!(old, new);
+    assert_eq!(status_with(&srv, &old), 200, "old token must work during the grace");
+    assert_eq!(status_with(&srv, &new), 200, "new token must work");
+    let l = list(&srv.db);
+    let states: Vec<&str> = l.lines().skip(1).map(state_of_line).collect();
+    assert!(
+        states.contains(&"expiring"),
+        "the rotated token should show as expiring during the grace:\n{l}"
+    );
+    // The server's `default` token plus the successor are active; the old one is expiring.
+    assert_eq!(states.iter().filter(|s| **s == "active").count(), 2, "{l}");
+    assert_eq!(states.iter().filter(|s| **s == "expiring").count(), 1, "{l}");
+    assert!(!l.contains(&new) && !l.contains(&old));
+}
+
+#[test]
+fn rotate_with_zero_grace_ends_the_old_token_at_once() {
+    let srv = TestServer::start();
+    let old = cli_create_token(&srv.db, "okta", &[]);
+    assert_eq!(status_with(&srv, &old), 200);
+    let (st, out, err) = run_cli(&srv.db, &["token", "rotate", "okta", "--grace", "0s"]);
+    assert!(st.success(), "rotate: {err}");
+    let new = token_from_stdout(&out);
+    assert_eq!(status_with(&srv, &old), 401, "old token must stop at once");
+    assert_eq!(status_with(&srv, &new), 200);
+}
+
+#[test]
+fn expired_token_is_rejected() {
+    let srv = TestServer::start();
+    let t0 = Instant::now();
+    let t = cli_create_token(&srv.db, "short", &["--expires-in", "2s"]);
+    let fresh = status_with(&srv, &t);
+    if t0.elapsed() < Duration::from_millis(1500) {
+        assert_eq!(fresh, 200, "token must work before it expires");
+    }
+    let wait = Duration::from_millis(2600).saturating_sub(t0.elapsed());
+    std::thread::sleep(wait);
+    assert_eq!(status_with(&srv, &t), 401, "expired token accepted");
+    let l = list(&srv.db);
+    assert_eq!(state_of_line(&rows_named(&l, "short")[0]), "expired", "{l}");
+    assert_eq!(status_with(&srv, &srv.token), 200);
+}
+
+#[test]
+fn server_mints_a_new_default_when_no_token_is_usable() {
+    let dir = TempDir::new("remint");
+    let db = dir.db();
+    let first = TestServer::start_on(&db, &[], &[]);
+    let old = first.token.clone();
+    drop(first);
+    let (st, _, err) = run_cli(&db, &["token", "revoke", "default"]);
+    assert!(st.success(), "revoke default: {err}");
+    let second = TestServer::start_on(&db, &[], &[]);
+    assert!(second.token.starts_with("scimd_"), "no new token minted");
+    assert_ne!(second.token, old);
+    assert_eq!(status_with(&second, &old), 401);
+    assert_eq!(status_with(&second, &second.token), 200);
+}
+
+#[test]
+fn server_with_a_cli_token_mints_none() {
+    let dir = TempDir::new("nomint");
+    let db = dir.db();
+    let t = cli_create_token(&db, "okta", &[]);
+    let srv = TestServer::start_on(&db, &[], &[]);
+    assert_eq!(srv.token, "", "a token was minted although one is usable");
+    assert_eq!(status_with(&srv, &t), 200);
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn database_files_contain_no_token_in_clear() {
+    let srv = TestServer::start();
+    let a = cli_create_token(&srv.db, "okta", &[]);
+    let (st, out, _) = run_cli(&srv.db, &["token", "rotate", "okta", "--grace", "1h"]);
+    assert!(st.success());
+    let b = token_from_stdout(&out);
+    // Use every token so last-used timestamps are written too.
+    for t in [&srv.token, &a, &b] {
+        assert_eq!(status_with(&srv, t), 200);
+        let r = srv.raw("GET", "/Users", &[("Authorization", t)], None);
+        r.expect(200);
+    }
+    let mut files = 0;
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", srv.db.display());
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        files += 1;
+        for t in [&srv.token, &a, &b] {
+            let secret = t.trim_start_matches("scimd_");
+            assert!(!contains(&bytes, t.as_bytes()), "{path} contains a token in clear");
+            assert!(!contains(&bytes, secret.as_bytes()), "{path} contains a token secret");
+            // Nor a long slice of the secret.
+            let part = &secret.as_bytes()[..secret.len().min(24)];
+            assert!(!contains(&bytes, part), "{path} holds part of a secret");
+        }
+    }
+    assert!(files >= 1, "no database file found at {}", srv.db.display());
+}

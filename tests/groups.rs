@@ -1,0 +1,525 @@
+//! /Groups and memberships over HTTP (issue 4): CRUD, member validation, PATCH on members and
+//! displayName, uniqueness, nested groups and User.groups, cascading deletes; every bad input
+//! leaves the state unchanged.
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const UNKNOWN: &str = "6f1c4b8e-3a5d-4e2f-9b7c-1d2e3f4a5b6c";
+
+fn gpath(id: &str) -> String {
+    format!("/Groups/{id}")
+}
+
+#[track_caller]
+fn get_group(srv: &TestServer, id: &str) -> Value {
+    let r = srv.get(&gpath(id));
+    r.expect(200);
+    r.json
+}
+
+/// PATCH a group, expecting 204 and an empty body; returns the group as read back.
+#[track_caller]
+fn patch_group(srv: &TestServer, id: &str, ops: Value) -> Value {
+    let r = srv.patch(&gpath(id), &patch_body(ops.clone()));
+    assert_eq!(r.status, 204, "group PATCH {ops}: {r:#?}");
+    assert!(r.text.is_empty(), "204 must have no body: {:?}", r.text);
+    get_group(srv, id)
+}
+
+/// The `groups` of a user as (value, type) pairs, sorted.
+#[track_caller]
+fn user_groups(srv: &TestServer, uid: &str) -> Vec<(String, String)> {
+    let r = srv.get(&format!("/Users/{uid}"));
+    r.expect(200);
+    let mut v: Vec<(String, String)> = r.json["groups"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|g| {
+                    (
+                        g["value"].as_str().unwrap_or_default().to_string(),
+                        g["type"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn pair(id: &str, ty: &str) -> (String, String) {
+    (id.to_string(), ty.to_string())
+}
+
+#[test]
+fn create_group_201_with_location_and_etag() {
+    let srv = TestServer::start();
+    let r = srv.post(
+        "/Groups",
+        &json!({"schemas": [GROUP_SCHEMA], "displayName": "Engineering", "externalId": "g-ext", "members": []}),
+    );
+    r.expect(201);
+    assert_scim_content_type(&r);
+    let g = &r.json;
+    let id = id_of(g);
+    assert_eq!(g["displayName"], "Engineering");
+    assert_eq!(g["externalId"], "g-ext");
+    assert!(g["schemas"].as_array().unwrap().iter().any(|s| s == GROUP_SCHEMA));
+    assert_eq!(g["meta"]["resourceType"], "Group");
+    let loc = g["meta"]["location"].as_str().unwrap();
+    assert_eq!(loc, srv.url(&gpath(&id)));
+    assert_eq!(r.header("location"), Some(loc));
+    assert_eq!(r.etag(), g["meta"]["version"].as_str().unwrap());
+    assert!(member_ids(g).is_empty());
+    let r = srv.get(&gpath(&id));
+    r.expect(200);
+    assert_eq!(r.json["displayName"], "Engineering");
+    assert_eq!(r.etag(), r.json["meta"]["version"].as_str().unwrap());
+}
+
+#[test]
+fn create_with_members_fills_display_ref_and_type() {
+    let srv = TestServer::start();
+    let u = srv.create_user("jane@example.com");
+    let uid = id_of(&u);
+    let inner = srv.create_group("Inner", &[]);
+    let gid_inner = id_of(&inner);
+    let r = srv.post(
+        "/Groups",
+        &json!({"schemas": [GROUP_SCHEMA], "displayName": "Outer",
+                "members": [{"value": uid}, {"value": gid_inner, "type": "Group"}]}),
+    );
+    r.expect(201);
+    let g = &r.json;
+    assert_eq!(member_ids(g), sorted(vec![uid.clone(), gid_inner.clone()]));
+    for m in g["members"].as_array().unwrap() {
+        if m["value"] == json!(uid) {
+            assert_eq!(m["type"], "User");
+            assert_eq!(m["display"], "jane@example.com");
+            assert!(m["$ref"].as_str().unwrap_or("").ends_with(&format!("/Users/{uid}")), "{m:#}");
+        } else {
+            assert_eq!(m["type"], "Group");
+            assert_eq!(m["display"], "Inner");
+            assert!(m["$ref"].as_str().unwrap_or("").ends_with(&format!("/Groups/{gid_inner}")), "{m:#}");
+        }
+    }
+    assert_eq!(get_group(&srv, &id_of(g))["members"], g["members"]);
+}
+
+#[test]
+fn unknown_member_id_is_invalid_value_and_writes_nothing() {
+    let srv = TestServer::start();
+    let u = srv.create_user("u@example.com");
+    let uid = id_of(&u);
+    let r = srv.post(
+        "/Groups",
+        &json!({"schemas": [GROUP_SCHEMA], "displayName": "G", "members": [{"value": uid}, {"value": UNKNOWN}]}),
+    );
+    r.expect_error(400, Some("invalidValue"));
+    assert!(r.json["detail"].as_str().unwrap().contains(UNKNOWN), "detail names the id: {r:#?}");
+    assert_eq!(srv.count("/Groups"), 0);
+    assert!(user_groups(&srv, &uid).is_empty());
+}
+
+#[test]
+fn wrong_member_type_is_invalid_value() {
+    let srv = TestServer::start();
+    let u = srv.create_user("u@example.com");
+    let uid = id_of(&u);
+    let g = srv.create_group("Real", &[]);
+    let gid = id_of(&g);
+    for members in [
+        json!([{"value": uid, "type": "Group"}]),
+        json!([{"value": gid, "type": "User"}]),
+        json!([{"value": uid, "type": "Robot"}]),
+    ] {
+        let r = srv.post("/Groups", &json!({"schemas": [GROUP_SCHEMA], "displayName": "Bad", "members": members}));
+        r.expect_error(400, Some("invalidValue"));
+    }
+    assert_eq!(srv.count("/Groups"), 1);
+    // PATCH too.
+    let before = get_group(&srv, &gid);
+    srv.patch(&gpath(&gid), &patch_body(json!([{"op":"add","path":"members","value":[{"value":uid,"type":"Group"}]}])))
+        .expect_error(400, Some("invalidValue"));
+    assert_eq!(get_group(&srv, &gid), before);
+}
+
+#[test]
+fn display_name_is_required_and_unique_case_insensitively() {
+    let srv = TestServer::start();
+    srv.create_group("Sales", &[]);
+    for name in ["Sales", "sales", "SALES"] {
+        srv.post("/Groups", &json!({"schemas": [GROUP_SCHEMA], "displayName": name}))
+            .expect_error(409, Some("uniqueness"));
+    }
+    srv.post("/Groups", &json!({"schemas": [GROUP_SCHEMA]}))
+        .expect_error(400, None);
+    srv.post("/Groups", &json!({"schemas": [GROUP_SCHEMA], "displayName": 5}))
+        .expect_error(400, None);
+    assert_eq!(srv.count("/Groups"), 1);
+}
+
+#[test]
+fn rename_onto_a_taken_name_is_409_and_changes_nothing() {
+    let srv = TestServer::start();
+    srv.create_group("Taken", &[]);
+    let g = srv.create_group("Mine", &[]);
+    let gid = id_of(&g);
+    let before = get_group(&srv, &gid);
+    srv.patch(&gpath(&gid), &patch_body(json!([{"op":"replace","path":"displayName","value":"TAKEN"}])))
+        .expect_error(409, Some("uniqueness"));
+    srv.put(&gpath(&gid), &json!({"schemas": [GROUP_SCHEMA], "displayName": "taken"}))
+        .expect_error(409, Some("uniqueness"));
+    assert_eq!(get_group(&srv, &gid), before);
+}
+
+#[test]
+fn patch_add_and_remove_members() {
+    let srv = TestServer::start();
+    let a = id_of(&srv.create_user("a@x.org"));
+    let b = id_of(&srv.create_user("b@x.org"));
+    let c = id_of(&srv.create_user("c@x.org"));
+    let gid = id_of(&srv.create_group("G", &[]));
+
+    let g = patch_group(&srv, &gid, json!([{"op":"add","path":"members","value":[{"value":a}]}]));
+    assert_eq!(member_ids(&g), vec![a.clone()]);
+    let g = patch_group(
+        &srv,
+        &gid,
+        json!([{"op":"add","path":"members","value":[{"value":b,"display":"whatever"},{"value":c}]}]),
+    );
+    assert_eq!(member_ids(&g), sorted(vec![a.clone(), b.clone(), c.clone()]));
+    let disp_b = g["members"].as_array().unwrap().iter().find(|m| m["value"] == json!(b)).unwrap()["display"].clone();
+    assert_eq!(disp_b, "b@x.org", "display is filled by the server");
+
+    // Adding an existing member is a no-op.
+    let v = g["meta"]["version"].clone();
+    let g = patch_group(&srv, &gid, json!([{"op":"add","path":"members","value":[{"value":a}]}]));
+    assert_eq!(g["members"].as_array().unwrap().len(), 3);
+    assert_eq!(g["meta"]["version"], v, "a no-op add keeps the version");
+
+    // Remove one by filtered path.
+    let g = patch_group(&srv, &gid, json!([{"op":"remove","path":format!("members[value eq \"{b}\"]")}]));
+    assert_eq!(member_ids(&g), sorted(vec![a.clone(), c.clone()]));
+    assert!(user_groups(&srv, &b).is_empty());
+    assert_eq!(user_groups(&srv, &a), vec![pair(&gid, "direct")]);
+
+    // Remove all.
+    let g = patch_group(&srv, &gid, json!([{"op":"remove","path":"members"}]));
+    assert!(member_ids(&g).is_empty());
+    assert!(user_groups(&srv, &a).is_empty());
+}
+
+#[test]
+fn patch_replace_members_and_entra_style_remove() {
+    let srv = TestServer::start();
+    let a = id_of(&srv.create_user("a@x.org"));
+    let b = id_of(&srv.create_user("b@x.org"));
+    let c = id_of(&srv.create_user("c@x.org"));
+    let gid = id_of(&srv.create_group("G", &[&a, &b]));
+    let g = patch_group(&srv, &gid, json!([{"op":"replace","path":"members","value":[{"value":b},{"value":c}]}]));
+    assert_eq!(member_ids(&g), sorted(vec![b.clone(), c.clone()]));
+    // Entra: remove with a value list removes exactly those.
+    let g = patch_group(&srv, &gid, json!([{"op":"Remove","path":"members","value":[{"value":c}]}]));
+    assert_eq!(member_ids(&g), vec![b.clone()]);
+    // Replace with [] empties the group.
+    let g = patch_group(&srv, &gid, json!([{"op":"replace","path":"members","value":[]}]));
+    assert!(member_ids(&g).is_empty());
+}
+
+#[test]
+fn patch_with_an_unknown_member_changes_nothing() {
+    let srv = TestServer::start();
+    let a = id_of(&srv.create_user("a@x.org"));
+    let b = id_of(&srv.create_user("b@x.org"));
+    let gid = id_of(&srv.create_group("G", &[&a]));
+    let before = get_group(&srv, &gid);
+    for ops in [
+        json!([{"op":"add","path":"members","value":[{"value":b}]},
+               {"op":"add","path":"members","value":[{"value":UNKNOWN}]}]),
+        json!([{"op":"add","path":"members","value":[{"value":b},{"value":UNKNOWN}]}]),
+        json!([{"op":"replace","path":"members","value":[{"value":UNKNOWN}]}]),
+        json!([{"op":"replace","path":"displayName","value":"Renamed"},
+               {"op":"add","path":"members","value":[{"value":"00919288221112222"}]}]),
+    ] {
+        let r = srv.patch(&gpath(&gid), &patch_body(ops.clone()));
+        assert_eq!(r.status, 400, "{ops}: {r:#?}");
+        r.expect_error(400, Some("invalidValue"));
+        assert_eq!(get_group(&srv, &gid), before, "{ops} changed the group");
+    }
+    assert!(user_groups(&srv, &b).is_empty());
+}
+
+#[test]
+fn malformed_member_paths_change_nothing() {
+    let srv = TestServer::start();
+    let a = id_of(&srv.create_user("a@x.org"));
+    let gid = id_of(&srv.create_group("G", &[&a]));
+    let before = get_group(&srv, &gid);
+    for path in ["members[value eq", "members[value eq \"x\"", "members[]", "members[value zz \"x\"]", "members..value"] {
+        let r = srv.patch(&gpath(&gid), &patch_body(json!([{"op":"remove","path":path}])));
+        assert_eq!(r.status, 400, "path {path:?}: {r:#?}");
+        r.expect_error(400, None);
+        assert!(
+            ["invalidPath", "invalidFilter"].contains(&r.json["scimType"].as_str().unwrap_or("")),
+            "path {path:?}: {r:#?}"
+        );
+    }
+    assert_eq!(get_group(&srv, &gid), before);
+}
+
+#[test]
+fn rename_via_path_and_via_value_object_with_own_id() {
+    let srv = TestServer::start();
+    let a = id_of(&srv.create_user("a@x.org"));
+    let gid = id_of(&srv.create_group("Old", &[&a]));
+    let g = patch_group(&srv, &gid, json!([{"op":"replace","path":"displayName","value":"Mid"}]));
+    assert_eq!(g["displayName"], "Mid");
+    let g = patch_group(&srv, &gid, json!([{"op":"replace","value":{"id":gid,"displayName":"New"}}]));
+    assert_eq!(g["displayName"], "New");
+    assert_eq!(g["id"], json!(gid));
+    assert_eq!(member_ids(&g), vec![a.clone()], "rename keeps members");
+    // Members see the new display name.
+    let r = srv.get(&format!("/Users/{a}"));
+    assert_eq!(r.json["groups"][0]["display"], "New");
+    // A different id is refused.
+    let before = get_group(&srv, &gid);
+    let r = srv.patch(&gpath(&gid), &patch_body(json!([{"op":"replace","value":{"id":UNKNOWN,"displayName":"Other"}}])));
+    r.expect_error(400, None);
+    assert_eq!(get_group(&srv, &gid), before);
+}
+
+#[test]
+fn many_operations_apply_atomically_and_ops_are_case_insensitive() {
+    let srv = TestServer::start();
+    let a = id_of(&srv.create_user("a@x.org"));
+    let b = id_of(&srv.create_user("b@x.org"));
+    let gid = id_of(&srv.create_group("G", &[&a]));
+    let g = patch_group(
+        &srv,
+        &gid,
+        json!([{"op":"Remove","path":format!("members[value eq \"{a}\"]")},
+               {"op":"ADD","path":"members","value":[{"value":b}]},
+               {"op":"Replace","path":"displayName","value":"G2"}]),
+    );
+    assert_eq!(member_ids(&g), vec![b.clone()]);
+    assert_eq!(g["displayName"], "G2");
+}
+
+#[test]
+fn group_patch_returns_200_with_attributes_query() {
+    let srv = TestServer::start();
+    let a = id_of(&srv.create_user("a@x.org"));
+    let gid = id_of(&srv.create_group("G", &[]));
+    let r = srv.patch(
+        &format!("/Groups/{gid}?attributes=members"),
+        &patch_body(json!([{"op":"add","path":"members","value":[{"value":a}]}])),
+    );
+    r.expect(200);
+    assert_eq!(member_ids(&r.json), vec![a.clone()]);
+    assert!(r.json.get("displayName").is_none(), "{:#}", r.json);
+    let r = srv.patch(
+        &format!("/Groups/{gid}?excludedAttributes=members"),
+        &patch_body(json!([{"op":"replace","path":"displayName","value":"H"}])),
+    );
+    r.expect(200);
+    assert_eq!(r.json["displayName"], "H");
+    assert!(r.json.get("members").is_none());
+    assert_eq!(r.etag(), r.json["meta"]["version"].as_str().unwrap());
+}
+
+#[test]
+fn put_replaces_members_and_name() {
+    let srv = TestServer::start();
+    let a = id_of(&srv.create_user("a@x.org"));
+    let b = id_of(&srv.create_user("b@x.org"));
+    let gid = id_of(&srv.create_group("G", &[&a]));
+    let r = srv.put(
+        &gpath(&gid),
+        &json!({"schemas": [GROUP_SCHEMA], "id": gid, "displayName": "G-renamed", "members": [{"value": b}]}),
+    );
+    r.expect(200);
+    assert_eq!(r.json["displayName"], "G-renamed");
+    assert_eq!(member_ids(&r.json), vec![b.clone()]);
+    assert_eq!(r.etag(), r.json["meta"]["version"].as_str().unwrap());
+    assert!(user_groups(&srv, &a).is_empty());
+    assert_eq!(user_groups(&srv, &b), vec![pair(&gid, "direct")]);
+    // PUT with an unknown member changes nothing.
+    let before = get_group(&srv, &gid);
+    srv.put(&gpath(&gid), &json!({"schemas": [GROUP_SCHEMA], "displayName": "X", "members": [{"value": UNKNOWN}]}))
+        .expect_error(400, Some("invalidValue"));
+    assert_eq!(get_group(&srv, &gid), before);
+    srv.put(&gpath(UNKNOWN), &json!({"schemas": [GROUP_SCHEMA], "displayName": "X"}))
+        .expect_error(404, None);
+}
+
+#[test]
+fn list_filter_paging_projection_and_search() {
+    let srv = TestServer::start();
+    let a = id_of(&srv.create_user("a@x.org"));
+    let ids: Vec<String> = ["Eng", "Sales", "Ops"]
+        .iter()
+        .map(|n| id_of(&srv.create_group(n, &[&a])))
+        .collect();
+    let r = srv.get("/Groups");
+    r.expect(200);
+    assert_eq!(r.json["schemas"], json!([LIST_SCHEMA]));
+    assert_eq!(r.ids(), ids);
+    assert!(r.resources().iter().all(|g| member_ids(g) == vec![a.clone()]));
+    let r = srv.filter("/Groups", "displayName eq \"sales\"");
+    assert_eq!(r.ids(), vec![ids[1].clone()]);
+    let r = srv.get("/Groups?startIndex=2&count=1");
+    assert_eq!(r.total(), 3);
+    assert_eq!(r.ids(), vec![ids[1].clone()]);
+    let r = srv.get("/Groups?startIndex=4&count=1");
+    assert_eq!(r.json["itemsPerPage"], 0);
+    assert_eq!(r.json["Resources"], json!([]));
+    let r = srv.get("/Groups?excludedAttributes=members");
+    assert_eq!(r.ids(), ids);
+    assert!(r.resources().iter().all(|g| g.get("members").is_none() && g["displayName"].is_string()));
+    let r = srv.get("/Groups?attributes=displayName");
+    assert!(r.resources().iter().all(|g| g.get("members").is_none() && g["id"].is_string()));
+    let r = srv.get("/Groups?sortBy=displayName&sortOrder=descending");
+    assert_eq!(r.field("displayName"), strs(&["Sales", "Ops", "Eng"]));
+    let r = srv.get(&format!("/Groups/{}?excludedAttributes=members", ids[0]));
+    assert!(r.json.get("members").is_none());
+    let r = srv.post(
+        "/Groups/.search",
+        &json!({"schemas": [SEARCH_SCHEMA], "filter": "displayName sw \"o\" or displayName eq \"ENG\"",
+                "excludedAttributes": ["members"], "sortBy": "displayName"}),
+    );
+    r.expect(200);
+    assert_eq!(r.field("displayName"), strs(&["Eng", "Ops"]));
+    srv.filter("/Groups", "displayName eq").expect_error(400, Some("invalidFilter"));
+    // Filtering groups by member.
+    let r = srv.filter("/Groups", &format!("members.value eq \"{a}\""));
+    r.expect(200);
+    assert_eq!(r.total(), 3);
+}
+
+#[test]
+fn user_groups_direct_and_indirect_and_filterable() {
+    let srv = TestServer::start();
+    let u = id_of(&srv.create_user("u@x.org"));
+    let other = id_of(&srv.create_user("other@x.org"));
+    let g1 = id_of(&srv.create_group("G1", &[&u]));
+    let g2 = id_of(&srv.create_group("G2", &[&g1]));
+    let g3 = id_of(&srv.create_group("G3", &[&g2]));
+    let _lonely = id_of(&srv.create_group("Lonely", &[&other]));
+    assert_eq!(
+        user_groups(&srv, &u),
+        sorted_pairs(vec![pair(&g1, "direct"), pair(&g2, "indirect"), pair(&g3, "indirect")])
+    );
+    let r = srv.get(&format!("/Users/{u}"));
+    let g1e = r.json["groups"].as_array().unwrap().iter().find(|g| g["value"] == json!(g1)).unwrap().clone();
+    assert_eq!(g1e["display"], "G1");
+    assert!(g1e["$ref"].as_str().unwrap_or("").ends_with(&format!("/Groups/{g1}")), "{g1e:#}");
+
+    let r = srv.filter("/Users", &format!("groups.value eq \"{g1}\""));
+    assert_eq!(r.ids(), vec![u.clone()]);
+    let r = srv.filter("/Users", &format!("groups.value eq \"{g3}\""));
+    assert_eq!(r.ids(), vec![u.clone()], "indirect memberships are part of groups");
+    let r = srv.filter("/Users", &format!("groups[value eq \"{g1}\"]"));
+    assert_eq!(r.ids(), vec![u.clone()]);
+    let r = srv.filter("/Users", "groups pr");
+    assert_eq!(sorted(r.ids()), sorted(vec![u.clone(), other.clone()]));
+
+    // Breaking the chain in the middle drops the indirect ones above it.
+    patch_group(&srv, &g2, json!([{"op":"remove","path":format!("members[value eq \"{g1}\"]")}]));
+    assert_eq!(user_groups(&srv, &u), vec![pair(&g1, "direct")]);
+    let r = srv.filter("/Users", &format!("groups.value eq \"{g3}\""));
+    assert_eq!(r.total(), 0);
+}
+
+fn sorted_pairs(mut v: Vec<(String, String)>) -> Vec<(String, String)> {
+    v.sort();
+    v
+}
+
+#[test]
+fn membership_cycles_do_not_hang() {
+    let srv = TestServer::start();
+    let u = id_of(&srv.create_user("u@x.org"));
+    let a = id_of(&srv.create_group("A", &[&u]));
+    let b = id_of(&srv.create_group("B", &[&a]));
+    // Close the cycle A -> B -> A. Refusing it (400) or storing it are both acceptable.
+    let r = srv.patch(&gpath(&a), &patch_body(json!([{"op":"add","path":"members","value":[{"value":b}]}])));
+    assert!(r.status == 204 || r.status == 400, "{r:#?}");
+    let groups = user_groups(&srv, &u);
+    assert!(groups.contains(&pair(&a, "direct")));
+    assert!(groups.contains(&pair(&b, "indirect")));
+    assert_eq!(groups.len(), 2, "each group once: {groups:?}");
+    // A group containing itself.
+    let r = srv.patch(&gpath(&a), &patch_body(json!([{"op":"add","path":"members","value":[{"value":a}]}])));
+    assert!(r.status == 204 || r.status == 400, "{r:#?}");
+    srv.get(&gpath(&a)).expect(200);
+    assert_eq!(user_groups(&srv, &u).len(), 2);
+}
+
+#[test]
+fn deleting_a_user_removes_its_memberships() {
+    let srv = TestServer::start();
+    let a = id_of(&srv.create_user("a@x.org"));
+    let b = id_of(&srv.create_user("b@x.org"));
+    let gid = id_of(&srv.create_group("G", &[&a, &b]));
+    let v = get_group(&srv, &gid)["meta"]["version"].clone();
+    srv.delete(&format!("/Users/{a}")).expect(204);
+    let g = get_group(&srv, &gid);
+    assert_eq!(member_ids(&g), vec![b.clone()]);
+    let _ = v;
+    let r = srv.filter("/Groups", &format!("members.value eq \"{a}\""));
+    assert_eq!(r.total(), 0);
+}
+
+#[test]
+fn deleting_a_group_cascades() {
+    let srv = TestServer::start();
+    let u = id_of(&srv.create_user("u@x.org"));
+    let inner = id_of(&srv.create_group("Inner", &[&u]));
+    let outer = id_of(&srv.create_group("Outer", &[&inner]));
+    let r = srv.delete(&gpath(&inner));
+    r.expect(204);
+    assert!(r.text.is_empty());
+    srv.get(&gpath(&inner)).expect_error(404, None);
+    srv.delete(&gpath(&inner)).expect_error(404, None);
+    assert!(member_ids(&get_group(&srv, &outer)).is_empty(), "the outer group lost its member");
+    assert!(user_groups(&srv, &u).is_empty(), "no direct nor indirect membership left");
+    // The name is free again.
+    srv.create_group("inner", &[]);
+}
+
+#[test]
+fn group_etags() {
+    let srv = TestServer::start();
+    let gid = id_of(&srv.create_group("E", &[]));
+    let g = srv.get(&gpath(&gid));
+    let etag = g.etag();
+    srv.send("GET", &gpath(&gid), &[("If-None-Match", &etag)], None)
+        .expect(304);
+    let p = patch_body(json!([{"op":"replace","path":"displayName","value":"E2"}]));
+    srv.send("PATCH", &gpath(&gid), &[("If-Match", "W/\"424242\"")], Some(&p))
+        .expect_error(412, None);
+    assert_eq!(get_group(&srv, &gid)["displayName"], "E");
+    srv.send("PATCH", &gpath(&gid), &[("If-Match", &etag)], Some(&p))
+        .expect(204);
+    let g2 = srv.get(&gpath(&gid));
+    assert_ne!(g2.etag(), etag);
+    srv.send("DELETE", &gpath(&gid), &[("If-Match", &etag)], None)
+        .expect_error(412, None);
+    srv.send("DELETE", &gpath(&gid), &[("If-Match", &g2.etag())], None)
+        .expect(204);
+}
+
+#[test]
+fn unknown_group_ids_are_404() {
+    let srv = TestServer::start();
+    for id in [UNKNOWN, "00919288221112222"] {
+        srv.get(&gpath(id)).expect_error(404, None);
+        srv.delete(&gpath(id)).expect_error(404, None);
+        srv.patch(&gpath(id), &patch_body(json!([{"op":"replace","path":"displayName","value":"x"}])))
+            .expect_error(404, None);
+    }
+}
