@@ -7,7 +7,7 @@ use crate::scim::list::{ListQuery, SortOrder};
 use crate::scim::meta::{etag_matches, meta};
 use crate::scim::patch::{apply_operations, parse_patch_request, split_member_ops, MemberPatch};
 use crate::scim::schema::{AttrSelection, ResourceType, Schemas};
-use crate::store::filter_sql::{filter_to_sql, sort_key_sql};
+use crate::store::filter_sql::{filter_to_sql, order_by_sql};
 use crate::store::resources::{self, ResourceRow, Table};
 use crate::store::{groups, now_timestamp, users, Conn, Store};
 use serde_json::{json, Map, Value};
@@ -93,11 +93,10 @@ fn str_attr<'a>(doc: &'a Value, name: &str) -> Option<&'a str> {
 }
 
 fn parse_member(value: &Value) -> ScimResult<MemberRef> {
-    let id = value
-        .get("value")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ScimError::invalid_value("each member needs a non-empty string \"value\" (the member's id)"))?;
+    let id =
+        value.get("value").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| {
+            ScimError::invalid_value("each member needs a non-empty string \"value\" (the member's id)")
+        })?;
     let member_type = match value.get("type") {
         None | Some(Value::Null) => None,
         Some(Value::String(t)) if t.eq_ignore_ascii_case("user") => Some("User"),
@@ -167,13 +166,7 @@ impl Directory {
         }
     }
 
-    fn write_row(
-        conn: &mut Conn,
-        kind: Kind,
-        envelope: &ResourceRow,
-        doc: &Value,
-        insert: bool,
-    ) -> ScimResult<()> {
+    fn write_row(conn: &mut Conn, kind: Kind, envelope: &ResourceRow, doc: &Value, insert: bool) -> ScimResult<()> {
         let resource = doc.to_string();
         match kind {
             Kind::User => {
@@ -468,14 +461,14 @@ impl Directory {
         let schemas = Schemas::embedded();
         let rt = kind.resource_type();
         let filter = query.filter.as_ref().map(|f| filter_to_sql(schemas, rt, f)).transpose()?;
-        let sort = query.sort_by.as_ref().map(|s| sort_key_sql(schemas, rt, s)).transpose()?;
         let descending = query.sort_order == SortOrder::Descending;
+        let order = query.sort_by.as_ref().map(|s| order_by_sql(schemas, rt, s, descending)).transpose()?;
         self.store.read(|conn| {
             let (total, rows) = resources::list(
                 conn,
                 kind.table(),
                 filter.as_ref(),
-                sort.as_ref().map(|s| (s, descending)),
+                order.as_ref(),
                 query.start_index - 1,
                 query.count,
             )?;

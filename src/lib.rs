@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod directory;
 pub mod http;
+pub mod jwt;
 pub mod scim;
 pub mod store;
 pub mod tokens;

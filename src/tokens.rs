@@ -109,23 +109,30 @@ pub fn revoke(store: &Store, key: &str) -> ScimResult<TokenRow> {
     })
 }
 
-/// Checks the value of an `Authorization` header. Okta's Header Auth sends either `Bearer <token>` or the
-/// raw token, depending on what the admin pasted: both are accepted. Returns the token row when usable.
-pub fn authenticate(store: &Store, header: Option<&str>) -> ScimResult<TokenRow> {
-    let unauthorized = || ScimError::unauthorized("missing, unknown, revoked or expired API token");
+fn unauthorized() -> ScimError {
+    ScimError::unauthorized("missing, unknown, revoked or expired API token")
+}
+
+/// The credential in an `Authorization` header. Okta's Header Auth sends either `Bearer <token>` or the
+/// raw token, depending on what the admin pasted: both are accepted. Other schemes (Basic, …) are refused.
+pub fn credential(header: Option<&str>) -> ScimResult<&str> {
     let value = header.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(unauthorized)?;
-    let token = match value.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-        Some(_) => return Err(unauthorized()),
-        None => value,
-    };
+    match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") && !rest.trim().is_empty() => Ok(rest.trim()),
+        Some(_) => Err(unauthorized()),
+        None if value.eq_ignore_ascii_case("bearer") => Err(unauthorized()),
+        None => Ok(value),
+    }
+}
+
+/// Checks an API token (`scimd_…`); returns its row when usable.
+pub fn authenticate(store: &Store, token: &str) -> ScimResult<TokenRow> {
     if !token.starts_with(TOKEN_PREFIX) {
         return Err(unauthorized());
     }
     let hash = hash_token(token);
     let row = store.read(|c| token_rows::find_by_hash(c, &hash))?.ok_or_else(unauthorized)?;
-    let now = now_timestamp();
-    if !row.is_usable(&now) {
+    if !row.is_usable(&now_timestamp()) {
         return Err(unauthorized());
     }
     Ok(row)
@@ -159,6 +166,16 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(hash_token(&a), hash_token(&b));
         assert!(!hash_token(&a).contains(&a[TOKEN_PREFIX.len()..]));
+    }
+
+    #[test]
+    fn authorization_header_forms() {
+        assert_eq!(credential(Some("Bearer scimd_x")).unwrap(), "scimd_x");
+        assert_eq!(credential(Some("bearer   scimd_x ")).unwrap(), "scimd_x");
+        assert_eq!(credential(Some("scimd_x")).unwrap(), "scimd_x");
+        for bad in [None, Some(""), Some("Bearer "), Some("Basic dXNlcjpwYXNz"), Some("Token a b")] {
+            assert_eq!(credential(bad).unwrap_err().status, 401);
+        }
     }
 
     #[test]

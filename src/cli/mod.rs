@@ -6,7 +6,11 @@ mod token;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "scimd", version, about = "A SCIM 2.0 service provider (RFC 7643/7644) for Okta and other identity providers")]
+#[command(
+    name = "scimd",
+    version,
+    about = "A SCIM 2.0 service provider (RFC 7643/7644) for Okta and other identity providers"
+)]
 pub struct Cli {
     /// SQLite database file (created if missing).
     #[arg(long, global = true, env = "SCIMD_DATABASE", default_value = "scimd.db")]

@@ -1,6 +1,7 @@
 //! `scimd serve`: open (and migrate) the database, make sure a token exists, run the HTTP server.
 
 use crate::http::{self, AppState, ServerConfig};
+use crate::jwt::JwtVerifier;
 use crate::store::tokens as token_rows;
 use crate::tokens;
 use clap::Args;
@@ -26,6 +27,16 @@ pub struct ServeArgs {
     /// Most resources returned in one list page (filter.maxResults).
     #[arg(long, env = "SCIMD_MAX_RESULTS", default_value_t = 1000)]
     pub max_results: usize,
+    /// Accept JWT access tokens issued by this issuer (`iss`), besides API tokens. Needs --jwt-audience and
+    /// --jwt-key-file.
+    #[arg(long, env = "SCIMD_JWT_ISSUER", requires_all = ["jwt_audience", "jwt_key_file"])]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` of JWT access tokens.
+    #[arg(long, env = "SCIMD_JWT_AUDIENCE", requires = "jwt_issuer")]
+    pub jwt_audience: Option<String>,
+    /// The issuer's public key in PEM (RSA: RS256, EC P-256: ES256), or a file holding an HS256 shared secret.
+    #[arg(long, env = "SCIMD_JWT_KEY_FILE", requires = "jwt_issuer")]
+    pub jwt_key_file: Option<std::path::PathBuf>,
     /// Read connections in the database pool.
     #[arg(long, env = "SCIMD_READ_CONNECTIONS", default_value_t = 4)]
     pub read_connections: u32,
@@ -40,7 +51,19 @@ fn normalize_prefix(prefix: &str) -> String {
     }
 }
 
+fn jwt_verifier(args: &ServeArgs) -> Result<Option<JwtVerifier>, String> {
+    crate::jwt::self_test()?;
+    match (&args.jwt_issuer, &args.jwt_audience, &args.jwt_key_file) {
+        (Some(issuer), Some(audience), Some(path)) => {
+            let key = std::fs::read(path).map_err(|e| format!("cannot read JWT key {}: {e}", path.display()))?;
+            JwtVerifier::new(issuer, audience, &key).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
 pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
+    let jwt = jwt_verifier(&args)?;
     let store = crate::store::Store::open(
         database,
         &crate::store::StoreOptions { read_connections: args.read_connections, ..Default::default() },
@@ -67,7 +90,7 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
             std::net::TcpListener::bind(&args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         config.base_url = explicit_base.unwrap_or_else(|| format!("http://{addr}{}", config.path_prefix));
-        let state = AppState::new(store, config.clone());
+        let state = AppState::new(store, config.clone(), jwt);
         let (server, addrs) = http::serve(state, listener).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         if let Some(m) = minted {
             println!("API token (shown once): {}", m.secret);

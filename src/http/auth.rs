@@ -23,9 +23,21 @@ pub async fn require_token(
     let in_scope = req.path().get(prefix_len..).unwrap_or("");
     if !(state.config.public_discovery && is_discovery(in_scope)) {
         // Only the header's value is handed on; it is never logged or echoed.
-        let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = tokens::credential(header)?.to_owned();
+        match &state.jwt {
+            // Not one of our API tokens, and an OAuth issuer is configured: a signed JWT access token.
+            Some(jwt) if !token.starts_with(tokens::TOKEN_PREFIX) => jwt.verify(&token)?,
+            _ => authenticated_api_token(&state, token).await?,
+        }
+    }
+    next.call(req).await
+}
+
+async fn authenticated_api_token(state: &web::Data<AppState>, token: String) -> Result<(), actix_web::Error> {
+    {
         let store = state.store.clone();
-        let row = blocking(move || tokens::authenticate(&store, header.as_deref())).await?;
+        let row = blocking(move || tokens::authenticate(&store, &token)).await?;
         if tokens::use_is_stale(&row) {
             // Off the request path: recording use must not slow the answer.
             let store = state.store.clone();
@@ -34,5 +46,5 @@ pub async fn require_token(
             });
         }
     }
-    next.call(req).await
+    Ok(())
 }

@@ -37,9 +37,8 @@ async fn schemas(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn schema(state: web::Data<AppState>, urn: web::Path<String>) -> Result<HttpResponse, ScimError> {
-    let schema = Schemas::embedded()
-        .schema(&urn)
-        .ok_or_else(|| ScimError::not_found(format!("no schema \"{urn}\"")))?;
+    let schema =
+        Schemas::embedded().schema(&urn).ok_or_else(|| ScimError::not_found(format!("no schema \"{urn}\"")))?;
     Ok(ok_json(&with_location(&state, schema.json.clone())))
 }
 

@@ -7,6 +7,7 @@ pub mod error;
 mod resources;
 
 use crate::directory::Directory;
+use crate::jwt::JwtVerifier;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::store::Store;
 use actix_web::body::MessageBody;
@@ -37,12 +38,14 @@ pub struct AppState {
     pub store: Store,
     pub directory: Directory,
     pub config: ServerConfig,
+    /// Set when an OAuth issuer is configured: JWT access tokens are then accepted besides API tokens.
+    pub jwt: Option<JwtVerifier>,
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ServerConfig) -> Self {
+    pub fn new(store: Store, config: ServerConfig, jwt: Option<JwtVerifier>) -> Self {
         let directory = Directory::new(store.clone(), &config.base_url);
-        AppState { store, directory, config }
+        AppState { store, directory, config, jwt }
     }
 }
 

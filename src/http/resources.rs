@@ -69,12 +69,7 @@ async fn list(kind: Kind, state: web::Data<AppState>, req: HttpRequest) -> ScimR
     run_list(kind, state, query).await
 }
 
-async fn search(
-    kind: Kind,
-    state: web::Data<AppState>,
-    _req: HttpRequest,
-    body: ScimJson,
-) -> ScimResult<HttpResponse> {
+async fn search(kind: Kind, state: web::Data<AppState>, _req: HttpRequest, body: ScimJson) -> ScimResult<HttpResponse> {
     let query = ListQuery::from_search_request(&body.0, state.config.max_results)?;
     run_list(kind, state, query).await
 }
@@ -86,12 +81,7 @@ async fn run_list(kind: Kind, state: web::Data<AppState>, query: ListQuery) -> S
     Ok(ok_json(&list_response(total, start_index, resources)))
 }
 
-async fn create(
-    kind: Kind,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: ScimJson,
-) -> ScimResult<HttpResponse> {
+async fn create(kind: Kind, state: web::Data<AppState>, req: HttpRequest, body: ScimJson) -> ScimResult<HttpResponse> {
     let sel = selection(&req)?.unwrap_or_default();
     let directory = state.directory.clone();
     let rendered = blocking(move || directory.create(kind, &body.0, &sel)).await?;

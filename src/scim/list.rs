@@ -131,9 +131,9 @@ impl ListQuery {
             };
             let slot = match name.to_ascii_lowercase().as_str() {
                 "schemas" => {
-                    has_schema = value
-                        .as_array()
-                        .is_some_and(|a| a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))));
+                    has_schema = value.as_array().is_some_and(|a| {
+                        a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA)))
+                    });
                     continue;
                 }
                 "filter" => &mut raw.filter,
@@ -148,7 +148,9 @@ impl ListQuery {
             *slot = Some(text(value)?);
         }
         if !has_schema {
-            return Err(ScimError::invalid_value(format!("a SearchRequest must list the schema {SEARCH_REQUEST_SCHEMA}")));
+            return Err(ScimError::invalid_value(format!(
+                "a SearchRequest must list the schema {SEARCH_REQUEST_SCHEMA}"
+            )));
         }
         raw.build(max_results)
     }

@@ -13,9 +13,7 @@
 //! no-path value repeating the resource's own read-only `id` (Okta's group rename).
 
 use crate::scim::error::{ScimError, ScimResult};
-use crate::scim::filter::{
-    matches_element, parse_patch_path, CompareOp, Filter, Literal, PatchPath, MAX_DEPTH,
-};
+use crate::scim::filter::{matches_element, parse_patch_path, CompareOp, Filter, Literal, PatchPath, MAX_DEPTH};
 use crate::scim::schema::{AttrDef, AttrType, Mutability, ResourceType, Schemas, GROUP_SCHEMA};
 use serde_json::{Map, Value};
 
@@ -68,39 +66,24 @@ pub enum MemberPatch {
 
 /// Parses a PatchOp request body (RFC 7644 §3.5.2).
 pub fn parse_patch_request(body: &Value) -> ScimResult<Vec<PatchOperation>> {
-    let obj = body
-        .as_object()
-        .ok_or_else(|| ScimError::invalid_value("a PATCH body must be a JSON object"))?;
+    let obj = body.as_object().ok_or_else(|| ScimError::invalid_value("a PATCH body must be a JSON object"))?;
     let has_schema = match get_ci(obj, "schemas") {
-        Some(Value::Array(items)) => items.iter().any(|s| {
-            s.as_str()
-                .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_SCHEMA))
-        }),
+        Some(Value::Array(items)) => {
+            items.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_SCHEMA)))
+        }
         Some(Value::String(s)) => s.eq_ignore_ascii_case(PATCH_OP_SCHEMA),
         _ => false,
     };
     if !has_schema {
-        return Err(ScimError::invalid_value(format!(
-            "a PATCH body must list \"{PATCH_OP_SCHEMA}\" in \"schemas\""
-        )));
+        return Err(ScimError::invalid_value(format!("a PATCH body must list \"{PATCH_OP_SCHEMA}\" in \"schemas\"")));
     }
     let ops = match get_ci(obj, "Operations") {
         Some(Value::Array(ops)) => ops,
-        Some(_) => {
-            return Err(ScimError::invalid_value(
-                "\"Operations\" must be an array of operations",
-            ))
-        }
-        None => {
-            return Err(ScimError::invalid_value(
-                "a PATCH body must contain \"Operations\"",
-            ))
-        }
+        Some(_) => return Err(ScimError::invalid_value("\"Operations\" must be an array of operations")),
+        None => return Err(ScimError::invalid_value("a PATCH body must contain \"Operations\"")),
     };
     if ops.is_empty() {
-        return Err(ScimError::invalid_value(
-            "\"Operations\" must contain at least one operation",
-        ));
+        return Err(ScimError::invalid_value("\"Operations\" must contain at least one operation"));
     }
     if ops.len() > MAX_OPERATIONS {
         return Err(ScimError::too_many(format!(
@@ -108,16 +91,11 @@ pub fn parse_patch_request(body: &Value) -> ScimResult<Vec<PatchOperation>> {
             ops.len()
         )));
     }
-    ops.iter()
-        .enumerate()
-        .map(|(i, op)| parse_operation(op).map_err(|e| at_op(i, e)))
-        .collect()
+    ops.iter().enumerate().map(|(i, op)| parse_operation(op).map_err(|e| at_op(i, e))).collect()
 }
 
 fn parse_operation(raw: &Value) -> ScimResult<PatchOperation> {
-    let obj = raw
-        .as_object()
-        .ok_or_else(|| ScimError::invalid_value("an operation must be a JSON object"))?;
+    let obj = raw.as_object().ok_or_else(|| ScimError::invalid_value("an operation must be a JSON object"))?;
     let op = match get_ci(obj, "op") {
         Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
             "add" => PatchOpKind::Add,
@@ -142,16 +120,12 @@ fn parse_operation(raw: &Value) -> ScimResult<PatchOperation> {
     let value = get_ci(obj, "value").cloned();
     match op {
         // RFC 7644 §3.5.2.2: "If "path" is unspecified, the operation fails ... "noTarget"".
-        PatchOpKind::Remove if path.is_none() => Err(ScimError::no_target(
-            "a remove operation requires a \"path\"",
-        )),
-        PatchOpKind::Add | PatchOpKind::Replace if value.is_none() => Err(
-            ScimError::invalid_value(format!("an {} operation requires a \"value\"", op.as_str())),
-        ),
+        PatchOpKind::Remove if path.is_none() => Err(ScimError::no_target("a remove operation requires a \"path\"")),
+        PatchOpKind::Add | PatchOpKind::Replace if value.is_none() => {
+            Err(ScimError::invalid_value(format!("an {} operation requires a \"value\"", op.as_str())))
+        }
         // RFC 7644 §3.5.2.1 / §3.5.2.3: without a path the value is a set of attributes.
-        PatchOpKind::Add | PatchOpKind::Replace
-            if path.is_none() && !matches!(value, Some(Value::Object(_))) =>
-        {
+        PatchOpKind::Add | PatchOpKind::Replace if path.is_none() && !matches!(value, Some(Value::Object(_))) => {
             Err(ScimError::invalid_value(format!(
                 "an {} operation without a \"path\" requires an object of attributes as \"value\"",
                 op.as_str()
@@ -166,9 +140,7 @@ fn parse_operation(raw: &Value) -> ScimResult<PatchOperation> {
 
 /// Splits `ops` into (operations on the JSON document, member patches in request order). Only for
 /// Groups.
-pub fn split_member_ops(
-    ops: Vec<PatchOperation>,
-) -> ScimResult<(Vec<PatchOperation>, Vec<MemberPatch>)> {
+pub fn split_member_ops(ops: Vec<PatchOperation>) -> ScimResult<(Vec<PatchOperation>, Vec<MemberPatch>)> {
     let mut doc_ops = Vec::with_capacity(ops.len());
     let mut members = Vec::new();
     for (i, op) in ops.into_iter().enumerate() {
@@ -177,28 +149,16 @@ pub fn split_member_ops(
     Ok((doc_ops, members))
 }
 
-fn split_one(
-    op: PatchOperation,
-    doc_ops: &mut Vec<PatchOperation>,
-    members: &mut Vec<MemberPatch>,
-) -> ScimResult<()> {
+fn split_one(op: PatchOperation, doc_ops: &mut Vec<PatchOperation>, members: &mut Vec<MemberPatch>) -> ScimResult<()> {
     match &op.path {
         Some(path) if is_members_attr(&path.attr.urn, &path.attr.attr) => {
             members.push(member_patch(op.op, path, op.value.as_ref())?);
         }
         Some(_) => doc_ops.push(op),
         None => {
-            let PatchOperation {
-                op: kind,
-                path,
-                value,
-            } = op;
+            let PatchOperation { op: kind, path, value } = op;
             let Some(Value::Object(mut map)) = value else {
-                doc_ops.push(PatchOperation {
-                    op: kind,
-                    path,
-                    value,
-                });
+                doc_ops.push(PatchOperation { op: kind, path, value });
                 return Ok(());
             };
             let keys: Vec<String> = map.keys().filter(|k| is_members_key(k)).cloned().collect();
@@ -211,11 +171,7 @@ fn split_one(
                 });
             }
             if !map.is_empty() {
-                doc_ops.push(PatchOperation {
-                    op: kind,
-                    path,
-                    value: Some(Value::Object(map)),
-                });
+                doc_ops.push(PatchOperation { op: kind, path, value: Some(Value::Object(map)) });
             }
         }
     }
@@ -224,10 +180,7 @@ fn split_one(
 
 /// `members` or `urn:ietf:params:scim:schemas:core:2.0:Group:members`, any case.
 fn is_members_attr(urn: &Option<String>, attr: &str) -> bool {
-    attr.eq_ignore_ascii_case("members")
-        && urn
-            .as_deref()
-            .is_none_or(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA))
+    attr.eq_ignore_ascii_case("members") && urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA))
 }
 
 fn is_members_key(key: &str) -> bool {
@@ -235,19 +188,11 @@ fn is_members_key(key: &str) -> bool {
         return true;
     }
     key.len() == GROUP_SCHEMA.len() + ":members".len()
-        && key
-            .get(..GROUP_SCHEMA.len())
-            .is_some_and(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA))
-        && key
-            .get(GROUP_SCHEMA.len()..)
-            .is_some_and(|a| a.eq_ignore_ascii_case(":members"))
+        && key.get(..GROUP_SCHEMA.len()).is_some_and(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA))
+        && key.get(GROUP_SCHEMA.len()..).is_some_and(|a| a.eq_ignore_ascii_case(":members"))
 }
 
-fn member_patch(
-    kind: PatchOpKind,
-    path: &PatchPath,
-    value: Option<&Value>,
-) -> ScimResult<MemberPatch> {
+fn member_patch(kind: PatchOpKind, path: &PatchPath, value: Option<&Value>) -> ScimResult<MemberPatch> {
     if path.attr.sub_attr.is_some() || path.sub_attr.is_some() {
         return Err(ScimError::invalid_path(
             "sub-attributes of members cannot be patched; add, replace or remove whole members \
@@ -306,19 +251,13 @@ fn member_elements(value: Option<&Value>) -> ScimResult<Vec<Value>> {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items.iter().collect(),
         Some(v @ Value::Object(_)) => vec![v],
-        Some(_) => {
-            return Err(ScimError::invalid_value(
-                "members must be an array of objects with a \"value\"",
-            ))
-        }
+        Some(_) => return Err(ScimError::invalid_value("members must be an array of objects with a \"value\"")),
     };
     items
         .into_iter()
         .map(|item| {
             let Value::Object(m) = item else {
-                return Err(ScimError::invalid_value(
-                    "each member must be an object with a \"value\"",
-                ));
+                return Err(ScimError::invalid_value("each member must be an object with a \"value\""));
             };
             let mut out = Map::new();
             for (k, v) in m {
@@ -352,15 +291,9 @@ pub fn apply_operations(
     ops: &[PatchOperation],
 ) -> ScimResult<()> {
     if !doc.is_object() {
-        return Err(ScimError::internal(
-            "stored resource document is not a JSON object",
-        ));
+        return Err(ScimError::internal("stored resource document is not a JSON object"));
     }
-    let ctx = Ctx {
-        schemas,
-        rt,
-        resource_id,
-    };
+    let ctx = Ctx { schemas, rt, resource_id };
     for (i, op) in ops.iter().enumerate() {
         ctx.apply_op(doc, op).map_err(|e| at_op(i, e))?;
     }
@@ -398,19 +331,14 @@ enum Sel<'s, 'p> {
     Sub(&'s AttrDef),
     /// Elements of a multi-valued attribute: all (`emails.type`) or those matching a value filter
     /// (`emails[type eq "work"]`), optionally one sub-attribute of each.
-    Elems {
-        filter: Option<&'p Filter>,
-        sub: Option<&'s AttrDef>,
-    },
+    Elems { filter: Option<&'p Filter>, sub: Option<&'s AttrDef> },
 }
 
 impl<'s> Ctx<'s> {
     fn apply_op(&self, doc: &mut Value, op: &PatchOperation) -> ScimResult<()> {
         match (&op.path, op.op) {
             (Some(path), kind) => self.apply_path(doc, kind, path, op.value.as_ref(), 0),
-            (None, PatchOpKind::Remove) => Err(ScimError::no_target(
-                "a remove operation requires a \"path\"",
-            )),
+            (None, PatchOpKind::Remove) => Err(ScimError::no_target("a remove operation requires a \"path\"")),
             (None, kind) => {
                 let Some(Value::Object(map)) = &op.value else {
                     return Err(ScimError::invalid_value(format!(
@@ -447,9 +375,7 @@ impl<'s> Ctx<'s> {
         depth: usize,
     ) -> ScimResult<()> {
         match self.resolve(path)? {
-            Resolved::Extension { urn, def } => {
-                self.apply_extension(doc, kind, &urn, def, value, depth)
-            }
+            Resolved::Extension { urn, def } => self.apply_extension(doc, kind, &urn, def, value, depth),
             Resolved::Attr(t) => self.apply_target(doc, kind, &t, value),
         }
     }
@@ -463,19 +389,13 @@ impl<'s> Ctx<'s> {
                     path.attr
                 )));
             }
-            return Ok(Resolved::Extension {
-                urn: r.schema_urn.to_string(),
-                def: r.attr,
-            });
+            return Ok(Resolved::Extension { urn: r.schema_urn.to_string(), def: r.attr });
         }
         let container = (!r.is_core).then(|| r.schema_urn.to_string());
         let attr: &'s AttrDef = r.attr;
         let sel = match (r.sub, &path.value_filter, &path.sub_attr) {
             (None, None, _) => Sel::Whole,
-            (Some(sub), None, _) if attr.multi_valued => Sel::Elems {
-                filter: None,
-                sub: Some(sub),
-            },
+            (Some(sub), None, _) if attr.multi_valued => Sel::Elems { filter: None, sub: Some(sub) },
             (Some(sub), None, _) => Sel::Sub(sub),
             (None, Some(filter), post) => {
                 if !attr.multi_valued {
@@ -487,17 +407,10 @@ impl<'s> Ctx<'s> {
                 let sub = match post {
                     None => None,
                     Some(name) => Some(attr.sub(name).ok_or_else(|| {
-                        ScimError::invalid_path(format!(
-                            "\"{}\" has no sub-attribute \"{}\"",
-                            attr.name,
-                            shorten(name)
-                        ))
+                        ScimError::invalid_path(format!("\"{}\" has no sub-attribute \"{}\"", attr.name, shorten(name)))
                     })?),
                 };
-                Sel::Elems {
-                    filter: Some(filter),
-                    sub,
-                }
+                Sel::Elems { filter: Some(filter), sub }
             }
             (Some(_), Some(_), _) => {
                 return Err(ScimError::invalid_path(
@@ -505,11 +418,7 @@ impl<'s> Ctx<'s> {
                 ))
             }
         };
-        Ok(Resolved::Attr(Target {
-            container,
-            attr,
-            sel,
-        }))
+        Ok(Resolved::Attr(Target { container, attr, sel }))
     }
 
     /// An operation on a whole extension object: remove drops it, add/replace handle each of its
@@ -558,9 +467,9 @@ impl<'s> Ctx<'s> {
                 }
                 Ok(())
             }
-            (_, Value::Object(_)) => Err(ScimError::invalid_value(format!(
-                "an attribute of \"{urn}\" cannot be an extension"
-            ))),
+            (_, Value::Object(_)) => {
+                Err(ScimError::invalid_value(format!("an attribute of \"{urn}\" cannot be an extension")))
+            }
             _ => Err(ScimError::invalid_value(format!(
                 "the value of extension \"{urn}\" must be an object of its attributes"
             ))),
@@ -583,16 +492,11 @@ impl<'s> Ctx<'s> {
             if own {
                 return Ok(());
             }
-            return Err(ScimError::mutability(
-                "\"id\" is readOnly: it cannot be changed or removed",
-            ));
+            return Err(ScimError::mutability("\"id\" is readOnly: it cannot be changed or removed"));
         }
         // RFC 7644 §3.5.2: a readOnly target is a mutability error.
         if t.attr.mutability == Mutability::ReadOnly {
-            return Err(ScimError::mutability(format!(
-                "\"{}\" is readOnly and cannot be modified",
-                t.attr.name
-            )));
+            return Err(ScimError::mutability(format!("\"{}\" is readOnly and cannot be modified", t.attr.name)));
         }
         if let Sel::Sub(sub) | Sel::Elems { sub: Some(sub), .. } = t.sel {
             if sub.mutability == Mutability::ReadOnly {
@@ -603,11 +507,7 @@ impl<'s> Ctx<'s> {
             }
         }
         let watch = watches_immutable(t.attr);
-        let before = if watch {
-            attr_value(doc, t.container.as_deref(), &t.attr.name).cloned()
-        } else {
-            None
-        };
+        let before = if watch { attr_value(doc, t.container.as_deref(), &t.attr.name).cloned() } else { None };
         match kind {
             PatchOpKind::Add => self.add(doc, t, value)?,
             PatchOpKind::Replace => self.replace(doc, t, value)?,
@@ -668,19 +568,12 @@ impl<'s> Ctx<'s> {
                 m.insert(sub.name.clone(), v);
                 merge_into_attr(doc, t, m)
             }
-            Sel::Elems { filter, sub } => {
-                self.set_elements(doc, t, filter, sub, value, PatchOpKind::Add)
-            }
+            Sel::Elems { filter, sub } => self.set_elements(doc, t, filter, sub, value, PatchOpKind::Add),
         }
     }
 
     /// RFC 7644 §3.5.2.3.
-    fn replace(
-        &self,
-        doc: &mut Value,
-        t: &Target<'s, '_>,
-        value: Option<&Value>,
-    ) -> ScimResult<()> {
+    fn replace(&self, doc: &mut Value, t: &Target<'s, '_>, value: Option<&Value>) -> ScimResult<()> {
         let value = value.unwrap_or(&Value::Null);
         // RFC 7643 §2.5: null and [] mean "unassigned": replacing with them removes.
         if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
@@ -697,9 +590,7 @@ impl<'s> Ctx<'s> {
             // Sub-attributes not in the value are left unchanged (RFC 7644 §3.5.2.3), so replacing
             // a single-valued complex attribute merges; so does `add`.
             Sel::Whole | Sel::Sub(_) => self.add(doc, t, Some(value)),
-            Sel::Elems { filter, sub } => {
-                self.set_elements(doc, t, filter, sub, value, PatchOpKind::Replace)
-            }
+            Sel::Elems { filter, sub } => self.set_elements(doc, t, filter, sub, value, PatchOpKind::Replace),
         }
     }
 
@@ -710,10 +601,7 @@ impl<'s> Ctx<'s> {
         match t.sel {
             Sel::Whole => {
                 if attr.required {
-                    return Err(ScimError::mutability(format!(
-                        "\"{}\" is required and cannot be removed",
-                        attr.name
-                    )));
+                    return Err(ScimError::mutability(format!("\"{}\" is required and cannot be removed", attr.name)));
                 }
                 let c = container_mut(doc, t.container.as_deref(), false)?;
                 match value.filter(|v| attr.multi_valued && !v.is_null()) {
@@ -833,10 +721,7 @@ impl<'s> Ctx<'s> {
                 };
             if !describable {
                 put_array(c, &attr.name, arr);
-                return Err(ScimError::no_target(format!(
-                    "no element of \"{}\" matches the filter",
-                    attr.name
-                )));
+                return Err(ScimError::no_target(format!("no element of \"{}\" matches the filter", attr.name)));
             }
             match (sub, v) {
                 (Some(s), v) => {
@@ -863,9 +748,7 @@ fn merge_into_attr(doc: &mut Value, t: &Target<'_, '_>, m: Map<String, Value>) -
         return Ok(());
     }
     let c = container_mut(doc, t.container.as_deref(), true)?;
-    let slot = c
-        .entry(t.attr.name.clone())
-        .or_insert_with(|| Value::Object(Map::new()));
+    let slot = c.entry(t.attr.name.clone()).or_insert_with(|| Value::Object(Map::new()));
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
     }
@@ -877,14 +760,9 @@ fn merge_into_attr(doc: &mut Value, t: &Target<'_, '_>, m: Map<String, Value>) -
 
 /// The object holding an attribute: the document itself, or the extension object `urn` (created,
 /// and listed in `schemas`, when `create`; an absent extension reads as an empty object).
-fn container_mut<'d>(
-    doc: &'d mut Value,
-    urn: Option<&str>,
-    create: bool,
-) -> ScimResult<&'d mut Map<String, Value>> {
-    let root = doc
-        .as_object_mut()
-        .ok_or_else(|| ScimError::internal("stored resource document is not a JSON object"))?;
+fn container_mut<'d>(doc: &'d mut Value, urn: Option<&str>, create: bool) -> ScimResult<&'d mut Map<String, Value>> {
+    let root =
+        doc.as_object_mut().ok_or_else(|| ScimError::internal("stored resource document is not a JSON object"))?;
     let Some(urn) = urn else {
         return Ok(root);
     };
@@ -928,9 +806,7 @@ fn put_array(c: &mut Map<String, Value>, name: &str, items: Vec<Value>) {
 /// `caseExact`.
 fn matching(attr: &AttrDef, filter: Option<&Filter>, arr: &[Value]) -> Vec<bool> {
     let case_exact = |name: &str| attr.sub(name).is_some_and(|d| d.case_exact);
-    arr.iter()
-        .map(|el| filter.is_none_or(|f| matches_element(f, el, &case_exact)))
-        .collect()
+    arr.iter().map(|el| filter.is_none_or(|f| matches_element(f, el, &case_exact))).collect()
 }
 
 /// Collects `sub eq literal` terms joined by `and` into `out`; false for any other filter shape.
@@ -958,9 +834,7 @@ fn eq_conditions(f: &Filter, attr: &AttrDef, out: &mut Map<String, Value>, depth
                 }
             }
         }
-        Filter::And(a, b) => {
-            eq_conditions(a, attr, out, depth + 1) && eq_conditions(b, attr, out, depth + 1)
-        }
+        Filter::And(a, b) => eq_conditions(a, attr, out, depth + 1) && eq_conditions(b, attr, out, depth + 1),
         _ => false,
     }
 }
@@ -969,10 +843,7 @@ fn eq_conditions(f: &Filter, attr: &AttrDef, out: &mut Map<String, Value>, depth
 /// others lose it.
 fn single_primary(arr: &mut [Value], changed: &[bool]) {
     let is_primary = |el: &Value| el.get("primary") == Some(&Value::Bool(true));
-    let any = arr
-        .iter()
-        .zip(changed)
-        .any(|(el, ch)| *ch && is_primary(el));
+    let any = arr.iter().zip(changed).any(|(el, ch)| *ch && is_primary(el));
     if !any {
         return;
     }
@@ -999,19 +870,15 @@ fn same_element(el: &Value, wanted: &Value) -> bool {
 
 fn add_schema_urn(root: &mut Map<String, Value>, urn: &str) {
     if let Some(Value::Array(list)) = root.get_mut("schemas") {
-        if !list
-            .iter()
-            .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
-        {
+        if !list.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn))) {
             list.push(Value::String(urn.to_string()));
         }
     }
 }
 
 fn remove_extension(doc: &mut Value, urn: &str) -> ScimResult<()> {
-    let root = doc
-        .as_object_mut()
-        .ok_or_else(|| ScimError::internal("stored resource document is not a JSON object"))?;
+    let root =
+        doc.as_object_mut().ok_or_else(|| ScimError::internal("stored resource document is not a JSON object"))?;
     root.remove(urn);
     if let Some(Value::Array(list)) = root.get_mut("schemas") {
         list.retain(|s| !s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)));
@@ -1047,25 +914,14 @@ fn is_unassigned(v: Option<&Value>) -> bool {
 
 fn watches_immutable(attr: &AttrDef) -> bool {
     attr.mutability == Mutability::Immutable
-        || (!attr.multi_valued
-            && attr
-                .sub_attributes
-                .iter()
-                .any(|s| s.mutability == Mutability::Immutable))
+        || (!attr.multi_valued && attr.sub_attributes.iter().any(|s| s.mutability == Mutability::Immutable))
 }
 
 /// RFC 7643 §7: an immutable attribute that has a value cannot change.
-fn check_immutable(
-    attr: &AttrDef,
-    before: Option<&Value>,
-    after: Option<&Value>,
-) -> ScimResult<()> {
+fn check_immutable(attr: &AttrDef, before: Option<&Value>, after: Option<&Value>) -> ScimResult<()> {
     if attr.mutability == Mutability::Immutable {
         if !is_unassigned(before) && !same_value(attr, before, after) {
-            return Err(ScimError::mutability(format!(
-                "\"{}\" is immutable and already has a value",
-                attr.name
-            )));
+            return Err(ScimError::mutability(format!("\"{}\" is immutable and already has a value", attr.name)));
         }
         return Ok(());
     }
@@ -1089,9 +945,7 @@ fn check_immutable(
 /// (RFC 7643 §2.2).
 fn same_value(def: &AttrDef, a: Option<&Value>, b: Option<&Value>) -> bool {
     match (a, b) {
-        (Some(Value::String(x)), Some(Value::String(y))) if !def.case_exact => {
-            x.to_lowercase() == y.to_lowercase()
-        }
+        (Some(Value::String(x)), Some(Value::String(y))) if !def.case_exact => x.to_lowercase() == y.to_lowercase(),
         _ => a == b,
     }
 }
@@ -1151,9 +1005,7 @@ fn prepare_one(def: &AttrDef, v: &mut Value) {
             }
         }
         AttrType::Complex => {
-            if !def.multi_valued
-                && matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
-            {
+            if !def.multi_valued && matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
                 if let Some(value_sub) = def.sub("value") {
                     let mut m = Map::new();
                     m.insert(value_sub.name.clone(), v.take());
@@ -1184,18 +1036,11 @@ fn prepare_one(def: &AttrDef, v: &mut Value) {
 
 /// Looks a member up by exact name, then case-insensitively (RFC 7643 §2.1).
 fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+    map.get(key).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
 fn at_op(i: usize, e: ScimError) -> ScimError {
-    ScimError {
-        detail: format!("Operations[{i}]: {}", e.detail),
-        ..e
-    }
+    ScimError { detail: format!("Operations[{i}]: {}", e.detail), ..e }
 }
 
 fn shorten(s: &str) -> String {
@@ -1255,9 +1100,7 @@ mod tests {
     }
 
     fn rt(name: &str) -> &'static ResourceType {
-        Schemas::embedded()
-            .resource_type(name)
-            .expect("embedded resource type")
+        Schemas::embedded().resource_type(name).expect("embedded resource type")
     }
 
     /// Parses `body` and applies it to a clone of `doc` as resource type `rt_name`.
@@ -1275,9 +1118,7 @@ mod tests {
     fn ok_user(ops: Value) -> Value {
         let out = patch_user(ops).expect("patch applies");
         // Whatever PATCH produces for a valid request must also pass normalisation.
-        Schemas::embedded()
-            .normalize(rt("User"), &out)
-            .expect("result normalises");
+        Schemas::embedded().normalize(rt("User"), &out).expect("result normalises");
         out
     }
 
@@ -1304,10 +1145,7 @@ mod tests {
     fn parses_capitalised_ops_and_keys() {
         let ops = parse_patch_request(&fixture("entra-quirks")).expect("parses");
         let kinds: Vec<_> = ops.iter().map(|o| o.op).collect();
-        assert_eq!(
-            kinds,
-            [PatchOpKind::Replace, PatchOpKind::Replace, PatchOpKind::Add]
-        );
+        assert_eq!(kinds, [PatchOpKind::Replace, PatchOpKind::Replace, PatchOpKind::Add]);
         let path = ops[2].path.as_ref().expect("path");
         assert_eq!(path.attr.attr, "emails");
         assert_eq!(path.sub_attr.as_deref(), Some("value"));
@@ -1334,21 +1172,13 @@ mod tests {
     fn rejects_malformed_requests() {
         let cases: Vec<(Value, ScimType, &str)> = vec![
             (json!([]), ScimType::InvalidValue, "JSON object"),
-            (
-                json!({ "Operations": [{ "op": "remove", "path": "title" }] }),
-                ScimType::InvalidValue,
-                PATCH_OP_SCHEMA,
-            ),
+            (json!({ "Operations": [{ "op": "remove", "path": "title" }] }), ScimType::InvalidValue, PATCH_OP_SCHEMA),
             (
                 json!({ "schemas": [USER], "Operations": [{ "op": "remove", "path": "title" }] }),
                 ScimType::InvalidValue,
                 PATCH_OP_SCHEMA,
             ),
-            (
-                json!({ "schemas": [PATCH_OP_SCHEMA] }),
-                ScimType::InvalidValue,
-                "Operations",
-            ),
+            (json!({ "schemas": [PATCH_OP_SCHEMA] }), ScimType::InvalidValue, "Operations"),
             (body(json!({})), ScimType::InvalidValue, "array"),
             (body(json!([])), ScimType::InvalidValue, "at least one"),
             (
@@ -1356,57 +1186,21 @@ mod tests {
                 ScimType::InvalidValue,
                 "unknown op \"merge\"",
             ),
-            (
-                body(json!([{ "op": 1, "path": "title" }])),
-                ScimType::InvalidValue,
-                "\"op\"",
-            ),
-            (
-                body(json!([{ "path": "title" }])),
-                ScimType::InvalidValue,
-                "\"op\"",
-            ),
+            (body(json!([{ "op": 1, "path": "title" }])), ScimType::InvalidValue, "\"op\""),
+            (body(json!([{ "path": "title" }])), ScimType::InvalidValue, "\"op\""),
             (body(json!(["add"])), ScimType::InvalidValue, "object"),
-            (
-                body(json!([{ "op": "add", "path": "title" }])),
-                ScimType::InvalidValue,
-                "requires a \"value\"",
-            ),
-            (
-                body(json!([{ "op": "replace", "path": "title" }])),
-                ScimType::InvalidValue,
-                "requires a \"value\"",
-            ),
-            (
-                body(json!([{ "op": "add", "value": "x" }])),
-                ScimType::InvalidValue,
-                "object of attributes",
-            ),
-            (
-                body(json!([{ "op": "remove" }])),
-                ScimType::NoTarget,
-                "\"path\"",
-            ),
-            (
-                body(json!([{ "op": "remove", "path": "" }])),
-                ScimType::NoTarget,
-                "\"path\"",
-            ),
+            (body(json!([{ "op": "add", "path": "title" }])), ScimType::InvalidValue, "requires a \"value\""),
+            (body(json!([{ "op": "replace", "path": "title" }])), ScimType::InvalidValue, "requires a \"value\""),
+            (body(json!([{ "op": "add", "value": "x" }])), ScimType::InvalidValue, "object of attributes"),
+            (body(json!([{ "op": "remove" }])), ScimType::NoTarget, "\"path\""),
+            (body(json!([{ "op": "remove", "path": "" }])), ScimType::NoTarget, "\"path\""),
             (
                 body(json!([{ "op": "remove", "path": "emails[type eq \"work\"" }])),
                 ScimType::InvalidPath,
                 "no matching ']'",
             ),
-            (
-                body(json!([{ "op": "remove", "path": "emails..value" }])),
-                ScimType::InvalidPath,
-                "invalid",
-            ),
-            (
-                body(json!([{ "op": "remove", "path": 7 }])),
-                ScimType::InvalidPath,
-                "string",
-            ),
+            (body(json!([{ "op": "remove", "path": "emails..value" }])), ScimType::InvalidPath, "invalid"),
+            (body(json!([{ "op": "remove", "path": 7 }])), ScimType::InvalidPath, "string"),
         ];
         for (input, want, needle) in cases {
             let e = parse_patch_request(&input).expect_err(&input.to_string());
@@ -1432,8 +1226,7 @@ mod tests {
         let ops = parse_patch_request(&body(Value::Array(vec![op.clone(); MAX_OPERATIONS])))
             .expect("1000 operations are fine");
         assert_eq!(ops.len(), MAX_OPERATIONS);
-        let e = parse_patch_request(&body(Value::Array(vec![op; MAX_OPERATIONS + 1])))
-            .expect_err("1001 operations");
+        let e = parse_patch_request(&body(Value::Array(vec![op; MAX_OPERATIONS + 1]))).expect_err("1001 operations");
         assert_eq!(kind(&e), Some(ScimType::TooMany));
         assert!(e.detail.contains("1001"), "{}", e.detail);
     }
@@ -1451,10 +1244,7 @@ mod tests {
             ]
         }}]));
         assert_eq!(out["nickName"], "JD");
-        assert_eq!(
-            out["name"],
-            json!({ "givenName": "Jane", "familyName": "Doe", "middleName": "Q" })
-        );
+        assert_eq!(out["name"], json!({ "givenName": "Jane", "familyName": "Doe", "middleName": "Q" }));
         let emails = out["emails"].as_array().expect("emails");
         assert_eq!(emails.len(), 2, "the equal element is not appended twice");
         assert_eq!(emails[1]["value"], "jane@home.example");
@@ -1484,10 +1274,7 @@ mod tests {
         assert_eq!(out["name"]["honorificPrefix"], "Dr.");
         assert_eq!(out["name"]["formatted"], "Dr. Jane Doe");
         assert_eq!(out["name"]["givenName"], "Jane");
-        assert_eq!(
-            out["phoneNumbers"],
-            json!([{ "value": "+1 555", "type": "work" }])
-        );
+        assert_eq!(out["phoneNumbers"], json!([{ "value": "+1 555", "type": "work" }]));
         assert_eq!(out["emails"].as_array().map(Vec::len), Some(2));
     }
 
@@ -1505,22 +1292,15 @@ mod tests {
         let out = ok_user(json!([{ "op": "add",
             "path": "emails[type eq \"home\" and display eq \"Home\"].value",
             "value": "jane@home.example" }]));
-        assert_eq!(
-            out["emails"][1],
-            json!({ "type": "home", "display": "Home", "value": "jane@home.example" })
-        );
+        assert_eq!(out["emails"][1], json!({ "type": "home", "display": "Home", "value": "jane@home.example" }));
         // Match: the sub-attribute is set on it.
-        let out = ok_user(
-            json!([{ "op": "add", "path": "emails[type eq \"WORK\"].display",
-            "value": "Work mail" }]),
-        );
+        let out = ok_user(json!([{ "op": "add", "path": "emails[type eq \"WORK\"].display",
+            "value": "Work mail" }]));
         assert_eq!(out["emails"].as_array().map(Vec::len), Some(1));
         assert_eq!(out["emails"][0]["display"], "Work mail");
         // No match and a filter that does not describe an element.
-        let e = err_user(
-            json!([{ "op": "add", "path": "emails[value co \"home\"].type",
-            "value": "home" }]),
-        );
+        let e = err_user(json!([{ "op": "add", "path": "emails[value co \"home\"].type",
+            "value": "home" }]));
         assert_eq!(kind(&e), Some(ScimType::NoTarget));
     }
 
@@ -1539,14 +1319,8 @@ mod tests {
             "name": { "familyName": "Roe" },
             "displayName": "Jane Roe"
         }}]));
-        assert_eq!(
-            out["emails"],
-            json!([{ "value": "new@work.example", "type": "work" }])
-        );
-        assert_eq!(
-            out["name"],
-            json!({ "givenName": "Jane", "familyName": "Roe" })
-        );
+        assert_eq!(out["emails"], json!([{ "value": "new@work.example", "type": "work" }]));
+        assert_eq!(out["name"], json!({ "givenName": "Jane", "familyName": "Roe" }));
         assert_eq!(out["displayName"], "Jane Roe");
     }
 
@@ -1574,19 +1348,13 @@ mod tests {
             { "op": "replace", "path": "emails[type eq \"work\"]",
               "value": { "value": "other@work.example", "type": "work" } }
         ]));
-        assert_eq!(
-            out["emails"],
-            json!([{ "value": "other@work.example", "type": "work" }])
-        );
+        assert_eq!(out["emails"], json!([{ "value": "other@work.example", "type": "work" }]));
 
         // No match, eq filter: created like add.
         let out = ok_user(json!([
             { "op": "replace", "path": "emails[type eq \"home\"].value", "value": "h@home.example" }
         ]));
-        assert_eq!(
-            out["emails"][1],
-            json!({ "type": "home", "value": "h@home.example" })
-        );
+        assert_eq!(out["emails"][1], json!({ "type": "home", "value": "h@home.example" }));
 
         // No match, other filter: noTarget.
         let e = err_user(json!([
@@ -1639,10 +1407,7 @@ mod tests {
         assert!(out.get("emails").is_none());
 
         let out = ok_user(json!([{ "op": "remove", "path": "emails[type eq \"work\"].primary" }]));
-        assert_eq!(
-            out["emails"],
-            json!([{ "value": "jane@work.example", "type": "work" }])
-        );
+        assert_eq!(out["emails"], json!([{ "value": "jane@work.example", "type": "work" }]));
 
         // No match is a no-op (RFC 7644 §3.5.2.2), as is removing an absent attribute.
         let out = ok_user(json!([
@@ -1659,10 +1424,7 @@ mod tests {
             { "op": "add", "path": "emails", "value": [{ "value": "h@home.example", "type": "home" }] },
             { "op": "remove", "path": "emails", "value": [{ "value": "jane@work.example" }] }
         ]));
-        assert_eq!(
-            out["emails"],
-            json!([{ "value": "h@home.example", "type": "home" }])
-        );
+        assert_eq!(out["emails"], json!([{ "value": "h@home.example", "type": "home" }]));
     }
 
     #[test]
@@ -1674,18 +1436,10 @@ mod tests {
         ] {
             let e = err_user(ops);
             assert_eq!(kind(&e), Some(ScimType::Mutability));
-            assert!(
-                e.detail.contains("\"userName\" is required"),
-                "{}",
-                e.detail
-            );
+            assert!(e.detail.contains("\"userName\" is required"), "{}", e.detail);
         }
-        let e = patch_as(
-            "Group",
-            &group_doc(),
-            &body(json!([{ "op": "remove", "path": "displayName" }])),
-        )
-        .expect_err("displayName is required");
+        let e = patch_as("Group", &group_doc(), &body(json!([{ "op": "remove", "path": "displayName" }])))
+            .expect_err("displayName is required");
         assert_eq!(kind(&e), Some(ScimType::Mutability));
         assert!(e.detail.contains("displayName"), "{}", e.detail);
     }
@@ -1728,9 +1482,7 @@ mod tests {
         });
         let rts = json!([{ "name": "Badge", "endpoint": "/Badges", "schema": "urn:example:Badge",
                            "schemaExtensions": [{ "schema": "urn:example:Ext", "required": false }] }]);
-        let schemas =
-            Schemas::from_json(&[&schema.to_string(), &ext.to_string()], &rts.to_string())
-                .expect("schemas");
+        let schemas = Schemas::from_json(&[&schema.to_string(), &ext.to_string()], &rts.to_string()).expect("schemas");
         let rt = schemas.resource_type("Badge").expect("rt");
         let run = |doc: &Value, ops: Value| {
             let ops = parse_patch_request(&body(ops))?;
@@ -1747,23 +1499,11 @@ mod tests {
         assert_eq!(set["badge"], "B1");
         assert_eq!(set["card"]["serial"], "S1");
         // The same value again is not a change.
-        assert!(run(
-            &set,
-            json!([{ "op": "replace", "path": "badge", "value": "B1" }])
-        )
-        .is_ok());
+        assert!(run(&set, json!([{ "op": "replace", "path": "badge", "value": "B1" }])).is_ok());
         // caseExact=false: a change of case is no change (RFC 7643 §2.2).
-        assert!(run(
-            &set,
-            json!([{ "op": "replace", "path": "badge", "value": "b1" }])
-        )
-        .is_ok());
+        assert!(run(&set, json!([{ "op": "replace", "path": "badge", "value": "b1" }])).is_ok());
         // A mutable sibling of an immutable sub-attribute may change.
-        assert!(run(
-            &set,
-            json!([{ "op": "add", "path": "card.note", "value": "n" }])
-        )
-        .is_ok());
+        assert!(run(&set, json!([{ "op": "add", "path": "card.note", "value": "n" }])).is_ok());
         for ops in [
             json!([{ "op": "replace", "path": "badge", "value": "B2" }]),
             json!([{ "op": "remove", "path": "badge" }]),
@@ -1783,11 +1523,7 @@ mod tests {
         ] {
             let e = run(&with_ext, ops.clone()).expect_err("required");
             assert_eq!(kind(&e), Some(ScimType::Mutability), "{ops}: {e}");
-            assert!(
-                e.detail.contains("urn:example:Ext:code\" is required"),
-                "{}",
-                e.detail
-            );
+            assert!(e.detail.contains("urn:example:Ext:code\" is required"), "{}", e.detail);
         }
     }
 
@@ -1799,23 +1535,15 @@ mod tests {
             { "op": "add", "path": format!("{ENT}:department"), "value": "Sales" },
             { "op": "replace", "path": format!("{ENT}:manager.value"), "value": "m-1" }
         ]));
-        assert_eq!(
-            out[ENT],
-            json!({ "department": "Sales", "manager": { "value": "m-1" } })
-        );
-        assert!(out["schemas"]
-            .as_array()
-            .is_some_and(|s| s.contains(&json!(ENT))));
+        assert_eq!(out[ENT], json!({ "department": "Sales", "manager": { "value": "m-1" } }));
+        assert!(out["schemas"].as_array().is_some_and(|s| s.contains(&json!(ENT))));
 
         // The extension URN as a path or a no-path key, with an object of attributes.
         let out = ok_user(json!([
             { "op": "add", "path": ENT, "value": { "employeeNumber": "E-1", "Division": "R&D" } },
             { "op": "replace", "value": { ENT: { "costCenter": "CC-7" } } }
         ]));
-        assert_eq!(
-            out[ENT],
-            json!({ "employeeNumber": "E-1", "division": "R&D", "costCenter": "CC-7" })
-        );
+        assert_eq!(out[ENT], json!({ "employeeNumber": "E-1", "division": "R&D", "costCenter": "CC-7" }));
 
         // Removing the last attribute (or the whole extension) drops it from `schemas` too.
         for remove in [format!("{ENT}:costCenter"), ENT.to_string()] {
@@ -1866,9 +1594,7 @@ mod tests {
     #[test]
     fn entra_quirks() {
         let out = patch_as("User", &user_doc(), &fixture("entra-quirks")).expect("applies");
-        let out = Schemas::embedded()
-            .normalize(rt("User"), &out)
-            .expect("normalises");
+        let out = Schemas::embedded().normalize(rt("User"), &out).expect("normalises");
         assert_eq!(out["active"], false);
         assert_eq!(out["name"]["givenName"], "Jan");
         assert_eq!(out["name"]["familyName"], "Doe");
@@ -1892,8 +1618,7 @@ mod tests {
         assert_eq!(out["active"], false);
         assert_eq!(out["emails"][0]["primary"], true);
         // Only "true"/"false" are booleans; anything else is left for validation to reject.
-        let out = patch_user(json!([{ "op": "replace", "path": "active", "value": "1" }]))
-            .expect("applies");
+        let out = patch_user(json!([{ "op": "replace", "path": "active", "value": "1" }])).expect("applies");
         assert_eq!(out["active"], "1");
         assert!(Schemas::embedded().normalize(rt("User"), &out).is_err());
     }
@@ -1902,9 +1627,7 @@ mod tests {
     fn password_is_accepted() {
         let out = patch_as("User", &user_doc(), &fixture("password")).expect("applies");
         assert_eq!(out["password"], "new-Secret-9182");
-        let stored = Schemas::embedded()
-            .normalize(rt("User"), &out)
-            .expect("normalises");
+        let stored = Schemas::embedded().normalize(rt("User"), &out).expect("normalises");
         assert_eq!(stored, user_doc(), "normalize drops the password");
     }
 
@@ -1924,50 +1647,17 @@ mod tests {
     #[test]
     fn bad_shapes_are_errors_not_panics() {
         let cases: Vec<(Value, ScimType)> = vec![
-            (
-                json!({ "op": "add", "path": "name", "value": "Jane" }),
-                ScimType::InvalidValue,
-            ),
-            (
-                json!({ "op": "replace", "path": "emails[type eq \"work\"]", "value": "x" }),
-                ScimType::InvalidValue,
-            ),
-            (
-                json!({ "op": "add", "path": ENT, "value": "x" }),
-                ScimType::InvalidValue,
-            ),
-            (
-                json!({ "op": "add", "path": "userName[value eq \"x\"]", "value": "x" }),
-                ScimType::InvalidPath,
-            ),
-            (
-                json!({ "op": "add", "path": "userName.first", "value": "x" }),
-                ScimType::InvalidPath,
-            ),
-            (
-                json!({ "op": "add", "path": "emails[type eq \"work\"].nope", "value": "x" }),
-                ScimType::InvalidPath,
-            ),
-            (
-                json!({ "op": "add", "path": "nope", "value": "x" }),
-                ScimType::InvalidPath,
-            ),
-            (
-                json!({ "op": "add", "value": { "nope": 1 } }),
-                ScimType::InvalidPath,
-            ),
-            (
-                json!({ "op": "add", "value": { "bad key!": 1 } }),
-                ScimType::InvalidPath,
-            ),
-            (
-                json!({ "op": "add", "path": ENT, "value": { "bad key!": 1 } }),
-                ScimType::InvalidPath,
-            ),
-            (
-                json!({ "op": "add", "path": format!("{ENT}[value eq \"x\"]"), "value": "x" }),
-                ScimType::InvalidPath,
-            ),
+            (json!({ "op": "add", "path": "name", "value": "Jane" }), ScimType::InvalidValue),
+            (json!({ "op": "replace", "path": "emails[type eq \"work\"]", "value": "x" }), ScimType::InvalidValue),
+            (json!({ "op": "add", "path": ENT, "value": "x" }), ScimType::InvalidValue),
+            (json!({ "op": "add", "path": "userName[value eq \"x\"]", "value": "x" }), ScimType::InvalidPath),
+            (json!({ "op": "add", "path": "userName.first", "value": "x" }), ScimType::InvalidPath),
+            (json!({ "op": "add", "path": "emails[type eq \"work\"].nope", "value": "x" }), ScimType::InvalidPath),
+            (json!({ "op": "add", "path": "nope", "value": "x" }), ScimType::InvalidPath),
+            (json!({ "op": "add", "value": { "nope": 1 } }), ScimType::InvalidPath),
+            (json!({ "op": "add", "value": { "bad key!": 1 } }), ScimType::InvalidPath),
+            (json!({ "op": "add", "path": ENT, "value": { "bad key!": 1 } }), ScimType::InvalidPath),
+            (json!({ "op": "add", "path": format!("{ENT}[value eq \"x\"]"), "value": "x" }), ScimType::InvalidPath),
         ];
         for (op, want) in cases {
             let e = err_user(json!([op.clone()]));
@@ -2018,17 +1708,10 @@ mod tests {
             &body(json!([{ "op": "add", "path": "emails[type eq \"x\"].value", "value": "v" }])),
         )
         .expect("a stored scalar is kept as one element");
-        assert_eq!(
-            out["emails"],
-            json!(["not-an-array", { "type": "x", "value": "v" }])
-        );
+        assert_eq!(out["emails"], json!(["not-an-array", { "type": "x", "value": "v" }]));
         // Removing a sub-attribute from every element keeps scalar elements.
-        let out = patch_as(
-            "User",
-            &docs[2],
-            &body(json!([{ "op": "remove", "path": "emails.type" }])),
-        )
-        .expect("applies");
+        let out =
+            patch_as("User", &docs[2], &body(json!([{ "op": "remove", "path": "emails.type" }]))).expect("applies");
         assert_eq!(out["emails"], json!([1, null, []]));
     }
 
@@ -2062,22 +1745,14 @@ mod tests {
 
         let (doc_ops, members) = split(&fixture("entra-remove-member")).expect("splits");
         assert!(doc_ops.is_empty());
-        assert_eq!(
-            members,
-            vec![MemberPatch::RemoveValues(vec![
-                "902c246b-6245-4190-8e05-00816be7344a".into()
-            ])]
-        );
+        assert_eq!(members, vec![MemberPatch::RemoveValues(vec!["902c246b-6245-4190-8e05-00816be7344a".into()])]);
     }
 
     #[test]
     fn rename_has_no_member_patch() {
         let (doc_ops, members) = split(&fixture("rename")).expect("splits");
         assert!(members.is_empty());
-        assert_eq!(
-            doc_ops,
-            parse_patch_request(&fixture("rename")).expect("parses")
-        );
+        assert_eq!(doc_ops, parse_patch_request(&fixture("rename")).expect("parses"));
     }
 
     #[test]
@@ -2120,10 +1795,7 @@ mod tests {
         .expect("splits");
         assert_eq!(members.len(), 5);
         assert_eq!(members[0], MemberPatch::RemoveAll);
-        assert_eq!(
-            members[1],
-            MemberPatch::RemoveValues(vec!["a".into(), "b".into()])
-        );
+        assert_eq!(members[1], MemberPatch::RemoveValues(vec!["a".into(), "b".into()]));
         assert!(
             matches!(&members[2], MemberPatch::RemoveWhere(Filter::Compare(p, CompareOp::Eq, _)) if p.attr == "type")
         );
@@ -2145,16 +1817,8 @@ mod tests {
                 ScimType::InvalidPath,
                 "not supported",
             ),
-            (
-                json!([{ "op": "remove", "path": "members.value" }]),
-                ScimType::InvalidPath,
-                "sub-attributes",
-            ),
-            (
-                json!([{ "op": "add", "path": "members", "value": ["u1"] }]),
-                ScimType::InvalidValue,
-                "object",
-            ),
+            (json!([{ "op": "remove", "path": "members.value" }]), ScimType::InvalidPath, "sub-attributes"),
+            (json!([{ "op": "add", "path": "members", "value": ["u1"] }]), ScimType::InvalidValue, "object"),
             (
                 json!([{ "op": "add", "path": "members", "value": [{ "display": "x" }] }]),
                 ScimType::InvalidValue,
@@ -2165,11 +1829,7 @@ mod tests {
                 ScimType::InvalidValue,
                 "\"value\"",
             ),
-            (
-                json!([{ "op": "replace", "path": "members", "value": "u1" }]),
-                ScimType::InvalidValue,
-                "array",
-            ),
+            (json!([{ "op": "replace", "path": "members", "value": "u1" }]), ScimType::InvalidValue, "array"),
             (
                 json!([{ "op": "remove", "path": "members", "value": [{ "value": "" }] }]),
                 ScimType::InvalidValue,

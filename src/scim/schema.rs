@@ -21,10 +21,8 @@ use std::sync::OnceLock;
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const ENTERPRISE_USER_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
@@ -306,12 +304,8 @@ fn parse_path_list(list: Option<&str>, param: &str) -> ScimResult<Vec<AttrPath>>
                 "\"{param}\" names more than {MAX_SELECTED_ATTRIBUTES} attributes"
             )));
         }
-        let path = parse_attr_path(name).map_err(|e| {
-            ScimError::invalid_path(format!(
-                "invalid attribute name in \"{param}\": {}",
-                e.detail
-            ))
-        })?;
+        let path = parse_attr_path(name)
+            .map_err(|e| ScimError::invalid_path(format!("invalid attribute name in \"{param}\": {}", e.detail)))?;
         out.push(path);
     }
     Ok(out)
@@ -333,16 +327,11 @@ struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     fn ext(&self, urn: &str) -> Option<&'a SchemaDef> {
-        self.exts
-            .iter()
-            .map(|(s, _)| *s)
-            .find(|s| s.id.eq_ignore_ascii_case(urn))
+        self.exts.iter().map(|(s, _)| *s).find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
     fn ext_index(&self, urn: &str) -> Option<usize> {
-        self.exts
-            .iter()
-            .position(|(s, _)| s.id.eq_ignore_ascii_case(urn))
+        self.exts.iter().position(|(s, _)| s.id.eq_ignore_ascii_case(urn))
     }
 
     /// A top-level name of the stored document: a common attribute, then the core schema.
@@ -360,11 +349,7 @@ fn find_attr<'a>(attrs: &'a [AttrDef], name: &str) -> Option<&'a AttrDef> {
 
 /// Case-insensitive object member lookup (RFC 7643 §2.1), exact match first.
 fn get_ci<'v>(obj: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
-    obj.get(key).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+    obj.get(key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
 /// Member `key` (case-insensitive) of an optional object.
@@ -383,27 +368,19 @@ fn strip_urn_prefix<'k>(key: &'k str, prefix: &str) -> Option<&'k str> {
 
 /// RFC 7643 §3.1 common attributes. `meta` and its sub-attributes are assigned by the service provider.
 fn common_attributes() -> Vec<AttrDef> {
-    let mut id = AttrDef::new("id", AttrType::String)
-        .read_only()
-        .case_exact();
+    let mut id = AttrDef::new("id", AttrType::String).read_only().case_exact();
     id.returned = Returned::Always;
     id.uniqueness = Uniqueness::Server;
     let external_id = AttrDef::new("externalId", AttrType::String).case_exact();
-    let mut location = AttrDef::new("location", AttrType::Reference)
-        .read_only()
-        .case_exact();
+    let mut location = AttrDef::new("location", AttrType::Reference).read_only().case_exact();
     location.reference_types = vec!["uri".to_string()];
     let mut meta = AttrDef::new("meta", AttrType::Complex).read_only();
     meta.sub_attributes = vec![
-        AttrDef::new("resourceType", AttrType::String)
-            .read_only()
-            .case_exact(),
+        AttrDef::new("resourceType", AttrType::String).read_only().case_exact(),
         AttrDef::new("created", AttrType::DateTime).read_only(),
         AttrDef::new("lastModified", AttrType::DateTime).read_only(),
         location,
-        AttrDef::new("version", AttrType::String)
-            .read_only()
-            .case_exact(),
+        AttrDef::new("version", AttrType::String).read_only().case_exact(),
     ];
     vec![id, external_id, meta]
 }
@@ -411,53 +388,26 @@ fn common_attributes() -> Vec<AttrDef> {
 fn load_schema(text: &str) -> Result<SchemaDef, String> {
     let json: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let field = |k: &str| -> Result<String, String> {
-        json.get(k)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or(format!("schema without \"{k}\""))
+        json.get(k).and_then(Value::as_str).map(str::to_string).ok_or(format!("schema without \"{k}\""))
     };
     let id = field("id")?;
     let name = field("name")?;
-    let attributes: Vec<AttrDef> =
-        serde_json::from_value(json.get("attributes").cloned().unwrap_or(Value::Null))
-            .map_err(|e| format!("schema {id}: bad attributes: {e}"))?;
+    let attributes: Vec<AttrDef> = serde_json::from_value(json.get("attributes").cloned().unwrap_or(Value::Null))
+        .map_err(|e| format!("schema {id}: bad attributes: {e}"))?;
     let mut whole = AttrDef::new(&id, AttrType::Complex);
     whole.sub_attributes = attributes.clone();
-    Ok(SchemaDef {
-        id,
-        name,
-        attributes,
-        json,
-        whole,
-    })
+    Ok(SchemaDef { id, name, attributes, json, whole })
 }
 
 fn load_resource_type(json: &Value) -> Result<ResourceType, String> {
     let field = |k: &str| -> Result<String, String> {
-        json.get(k)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or(format!("resource type without \"{k}\""))
+        json.get(k).and_then(Value::as_str).map(str::to_string).ok_or(format!("resource type without \"{k}\""))
     };
     let mut extensions = Vec::new();
-    for ext in json
-        .get("schemaExtensions")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-    {
-        let schema = ext
-            .get("schema")
-            .and_then(Value::as_str)
-            .ok_or("schema extension without \"schema\"")?;
-        let required = ext
-            .get("required")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        extensions.push(SchemaExtension {
-            schema: schema.to_string(),
-            required,
-        });
+    for ext in json.get("schemaExtensions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]) {
+        let schema = ext.get("schema").and_then(Value::as_str).ok_or("schema extension without \"schema\"")?;
+        let required = ext.get("required").and_then(Value::as_bool).unwrap_or(false);
+        extensions.push(SchemaExtension { schema: schema.to_string(), required });
     }
     Ok(ResourceType {
         name: field("name")?,
@@ -473,51 +423,33 @@ impl Schemas {
     /// broken, which the unit tests rule out.
     pub fn embedded() -> &'static Schemas {
         static EMBEDDED: OnceLock<Schemas> = OnceLock::new();
-        EMBEDDED.get_or_init(|| {
-            match Schemas::from_json(&EMBEDDED_SCHEMAS, EMBEDDED_RESOURCE_TYPES) {
-                Ok(s) => s,
-                Err(e) => panic!("the embedded scim-schemas JSON is broken: {e}"),
-            }
+        EMBEDDED.get_or_init(|| match Schemas::from_json(&EMBEDDED_SCHEMAS, EMBEDDED_RESOURCE_TYPES) {
+            Ok(s) => s,
+            Err(e) => panic!("the embedded scim-schemas JSON is broken: {e}"),
         })
     }
 
     /// Builds a schema set from schema documents and a resource-types array document. Every schema a
     /// resource type names must be among `schemas`.
     pub fn from_json(schemas: &[&str], resource_types: &str) -> Result<Schemas, String> {
-        let schemas = schemas
-            .iter()
-            .map(|t| load_schema(t))
-            .collect::<Result<Vec<_>, _>>()?;
-        let rts: Value =
-            serde_json::from_str(resource_types).map_err(|e| format!("resource types: {e}"))?;
+        let schemas = schemas.iter().map(|t| load_schema(t)).collect::<Result<Vec<_>, _>>()?;
+        let rts: Value = serde_json::from_str(resource_types).map_err(|e| format!("resource types: {e}"))?;
         let rts = rts.as_array().ok_or("resource types: not an array")?;
-        let resource_types = rts
-            .iter()
-            .map(load_resource_type)
-            .collect::<Result<Vec<_>, _>>()?;
+        let resource_types = rts.iter().map(load_resource_type).collect::<Result<Vec<_>, _>>()?;
         for rt in &resource_types {
             let named = std::iter::once(&rt.schema).chain(rt.extensions.iter().map(|e| &e.schema));
             for urn in named {
                 if !schemas.iter().any(|s| s.id.eq_ignore_ascii_case(urn)) {
-                    return Err(format!(
-                        "resource type {} names unknown schema {urn}",
-                        rt.name
-                    ));
+                    return Err(format!("resource type {} names unknown schema {urn}", rt.name));
                 }
             }
         }
-        Ok(Schemas {
-            schemas,
-            resource_types,
-            common: common_attributes(),
-        })
+        Ok(Schemas { schemas, resource_types, common: common_attributes() })
     }
 
     /// By name (`"User"`, `"Group"`), case-insensitive.
     pub fn resource_type(&self, name: &str) -> Option<&ResourceType> {
-        self.resource_types
-            .iter()
-            .find(|rt| rt.name.eq_ignore_ascii_case(name))
+        self.resource_types.iter().find(|rt| rt.name.eq_ignore_ascii_case(name))
     }
 
     /// By URN, case-insensitive.
@@ -539,27 +471,17 @@ impl Schemas {
     }
 
     fn scope(&self, rt: &ResourceType) -> ScimResult<Scope<'_>> {
-        let core = self.schema(&rt.schema).ok_or_else(|| {
-            ScimError::internal(format!(
-                "resource type {} has no schema {}",
-                rt.name, rt.schema
-            ))
-        })?;
+        let core = self
+            .schema(&rt.schema)
+            .ok_or_else(|| ScimError::internal(format!("resource type {} has no schema {}", rt.name, rt.schema)))?;
         let mut exts = Vec::with_capacity(rt.extensions.len());
         for ext in &rt.extensions {
             let schema = self.schema(&ext.schema).ok_or_else(|| {
-                ScimError::internal(format!(
-                    "resource type {} has no schema {}",
-                    rt.name, ext.schema
-                ))
+                ScimError::internal(format!("resource type {} has no schema {}", rt.name, ext.schema))
             })?;
             exts.push((schema, ext.required));
         }
-        Ok(Scope {
-            core,
-            exts,
-            common: &self.common,
-        })
+        Ok(Scope { core, exts, common: &self.common })
     }
 
     /// Resolves a (case-insensitive) attribute path against the resource type's core schema, its
@@ -567,12 +489,7 @@ impl Schemas {
     /// Unknown names are `invalidPath` naming the path (callers remap for filters).
     pub fn resolve(&self, rt: &ResourceType, path: &AttrPath) -> ScimResult<ResolvedAttr<'_>> {
         let sc = self.scope(rt)?;
-        let unknown = || {
-            ScimError::invalid_path(format!(
-                "unknown attribute \"{path}\" for resource type {}",
-                rt.name
-            ))
-        };
+        let unknown = || ScimError::invalid_path(format!("unknown attribute \"{path}\" for resource type {}", rt.name));
 
         // `urn:…:enterprise:2.0:User` parses as urn `urn:…:2.0` + attr `User`.
         if path.sub_attr.is_none() {
@@ -596,11 +513,7 @@ impl Schemas {
         let (schema, attr, is_common) = match &path.urn {
             Some(urn) if !urn.eq_ignore_ascii_case(&sc.core.id) => {
                 let ext = sc.ext(urn).ok_or_else(unknown)?;
-                (
-                    ext,
-                    find_attr(&ext.attributes, &path.attr).ok_or_else(unknown)?,
-                    false,
-                )
+                (ext, find_attr(&ext.attributes, &path.attr).ok_or_else(unknown)?, false)
             }
             _ => {
                 let (def, is_common) = sc.top(&path.attr).ok_or_else(unknown)?;
@@ -629,16 +542,11 @@ impl Schemas {
     /// `null` and `[]` mean "no value".
     pub fn normalize(&self, rt: &ResourceType, input: &Value) -> ScimResult<Value> {
         let sc = self.scope(rt)?;
-        let obj = input
-            .as_object()
-            .ok_or_else(|| ScimError::invalid_syntax("the resource must be a JSON object"))?;
+        let obj = input.as_object().ok_or_else(|| ScimError::invalid_syntax("the resource must be a JSON object"))?;
         check_schemas_member(&sc, rt, obj)?;
 
         let unknown = |name: &str| {
-            ScimError::invalid_value(format!(
-                "unknown attribute \"{name}\" for resource type {}",
-                rt.name
-            ))
+            ScimError::invalid_value(format!("unknown attribute \"{name}\" for resource type {}", rt.name))
         };
         let mut top = Map::new();
         let mut exts: Vec<Map<String, Value>> = vec![Map::new(); sc.exts.len()];
@@ -657,9 +565,9 @@ impl Schemas {
                 if value.is_null() {
                     continue;
                 }
-                let members = value.as_object().ok_or_else(|| {
-                    ScimError::invalid_value(format!("\"{}\" must be a JSON object", ext.id))
-                })?;
+                let members = value
+                    .as_object()
+                    .ok_or_else(|| ScimError::invalid_value(format!("\"{}\" must be a JSON object", ext.id)))?;
                 for (k, v) in members {
                     let label = format!("{}:{k}", ext.id);
                     let def = find_attr(&ext.attributes, k).ok_or_else(|| unknown(&label))?;
@@ -670,11 +578,8 @@ impl Schemas {
                 // RFC 7644 §3.10: a fully qualified core attribute.
                 let (def, _) = sc.top(name).ok_or_else(|| unknown(key))?;
                 put_attr(&mut top, &mut seen, 0, def, value, &def.name)?;
-            } else if let Some((i, name)) = sc
-                .exts
-                .iter()
-                .enumerate()
-                .find_map(|(i, (s, _))| strip_urn_prefix(key, &s.id).map(|n| (i, n)))
+            } else if let Some((i, name)) =
+                sc.exts.iter().enumerate().find_map(|(i, (s, _))| strip_urn_prefix(key, &s.id).map(|n| (i, n)))
             {
                 // `urn:…:enterprise:2.0:User:employeeNumber` at the top level goes into the extension.
                 let ext = sc.exts[i].0;
@@ -716,12 +621,7 @@ impl Schemas {
         let mut containers = vec![(String::new(), &sc.core.attributes, Some(old), Some(new))];
         for (ext, _) in &sc.exts {
             let prefix = format!("{}:", ext.id);
-            containers.push((
-                prefix,
-                &ext.attributes,
-                member(Some(old), &ext.id),
-                member(Some(new), &ext.id),
-            ));
+            containers.push((prefix, &ext.attributes, member(Some(old), &ext.id), member(Some(new), &ext.id)));
         }
         for (prefix, attrs, old, new) in containers {
             for def in attrs.iter().filter(|d| !d.multi_valued) {
@@ -730,18 +630,9 @@ impl Schemas {
                 if def.mutability == Mutability::Immutable {
                     check_unchanged(def, ov, nv, &label)?;
                 } else if def.attr_type == AttrType::Complex {
-                    for sub in def
-                        .sub_attributes
-                        .iter()
-                        .filter(|s| s.mutability == Mutability::Immutable)
-                    {
+                    for sub in def.sub_attributes.iter().filter(|s| s.mutability == Mutability::Immutable) {
                         let sub_label = format!("{label}.{}", sub.name);
-                        check_unchanged(
-                            sub,
-                            member(ov, &sub.name),
-                            member(nv, &sub.name),
-                            &sub_label,
-                        )?;
+                        check_unchanged(sub, member(ov, &sub.name), member(nv, &sub.name), &sub_label)?;
                     }
                 }
             }
@@ -825,8 +716,7 @@ impl Schemas {
             if r.whole_extension {
                 return s.attr.is_none() || !whole_only;
             }
-            s.attr.is_none()
-                || (s.attr == Some(def.name.as_str()) && (!whole_only || s.sub.is_none()))
+            s.attr.is_none() || (s.attr == Some(def.name.as_str()) && (!whole_only || s.sub.is_none()))
         };
         if !sel.attributes.is_empty() {
             let inc = self.resolve_selection(rt, &sel.attributes);
@@ -855,20 +745,15 @@ impl Schemas {
 
 /// RFC 7643 §3: `schemas` is a non-empty array of schema URIs; it must name the core schema and may name
 /// only schemas of this resource type.
-fn check_schemas_member(
-    sc: &Scope<'_>,
-    rt: &ResourceType,
-    obj: &Map<String, Value>,
-) -> ScimResult<()> {
+fn check_schemas_member(sc: &Scope<'_>, rt: &ResourceType, obj: &Map<String, Value>) -> ScimResult<()> {
     let list = get_ci(obj, "schemas")
         .ok_or_else(|| ScimError::invalid_syntax("the resource has no \"schemas\" attribute"))?
         .as_array()
         .ok_or_else(|| ScimError::invalid_syntax("\"schemas\" must be an array of schema URIs"))?;
     let mut has_core = false;
     for urn in list {
-        let urn = urn.as_str().ok_or_else(|| {
-            ScimError::invalid_syntax("\"schemas\" must be an array of schema URIs")
-        })?;
+        let urn =
+            urn.as_str().ok_or_else(|| ScimError::invalid_syntax("\"schemas\" must be an array of schema URIs"))?;
         if urn.eq_ignore_ascii_case(&sc.core.id) {
             has_core = true;
         } else if sc.ext(urn).is_none() {
@@ -879,10 +764,7 @@ fn check_schemas_member(
         }
     }
     if !has_core {
-        return Err(ScimError::invalid_value(format!(
-            "\"schemas\" must contain \"{}\"",
-            sc.core.id
-        )));
+        return Err(ScimError::invalid_value(format!("\"schemas\" must contain \"{}\"", sc.core.id)));
     }
     Ok(())
 }
@@ -898,9 +780,7 @@ fn put_attr<'d>(
     label: &str,
 ) -> ScimResult<()> {
     if seen.contains(&(container, def.name.as_str())) {
-        return Err(ScimError::invalid_value(format!(
-            "attribute \"{label}\" is given more than once"
-        )));
+        return Err(ScimError::invalid_value(format!("attribute \"{label}\" is given more than once")));
     }
     seen.push((container, def.name.as_str()));
     if let Some(v) = norm_attr(def, value, label)? {
@@ -915,11 +795,7 @@ fn norm_attr(def: &AttrDef, value: &Value, label: &str) -> ScimResult<Option<Val
     if def.mutability == Mutability::ReadOnly {
         return Ok(None);
     }
-    let v = if def.multi_valued {
-        norm_multi(def, value, label)?
-    } else {
-        norm_single(def, value, label)?
-    };
+    let v = if def.multi_valued { norm_multi(def, value, label)? } else { norm_single(def, value, label)? };
     // returned=never (password): validated, then discarded. scimd stores no passwords.
     if def.returned == Returned::Never {
         return Ok(None);
@@ -931,11 +807,7 @@ fn norm_multi(def: &AttrDef, value: &Value, label: &str) -> ScimResult<Option<Va
     let items = match value {
         Value::Null => return Ok(None),
         Value::Array(items) => items,
-        _ => {
-            return Err(ScimError::invalid_value(format!(
-                "\"{label}\" is multi-valued and must be an array"
-            )))
-        }
+        _ => return Err(ScimError::invalid_value(format!("\"{label}\" is multi-valued and must be an array"))),
     };
     let mut out = Vec::with_capacity(items.len());
     let mut primaries = 0usize;
@@ -949,16 +821,13 @@ fn norm_multi(def: &AttrDef, value: &Value, label: &str) -> ScimResult<Option<Va
     }
     // RFC 7643 §2.4: the primary attribute value `true` MUST appear no more than once.
     if primaries > 1 {
-        return Err(ScimError::invalid_value(format!(
-            "\"{label}\": at most one value may have \"primary\": true"
-        )));
+        return Err(ScimError::invalid_value(format!("\"{label}\": at most one value may have \"primary\": true")));
     }
     Ok((!out.is_empty()).then_some(Value::Array(out)))
 }
 
 fn norm_single(def: &AttrDef, value: &Value, label: &str) -> ScimResult<Option<Value>> {
-    let wrong =
-        || ScimError::invalid_value(format!("\"{label}\" must be {}", def.attr_type.expected()));
+    let wrong = || ScimError::invalid_value(format!("\"{label}\" must be {}", def.attr_type.expected()));
     let v = match (def.attr_type, value) {
         (_, Value::Null) => return Ok(None),
         (AttrType::String | AttrType::Reference | AttrType::Binary, Value::String(s)) => {
@@ -966,12 +835,8 @@ fn norm_single(def: &AttrDef, value: &Value, label: &str) -> ScimResult<Option<V
         }
         (AttrType::Boolean, Value::Bool(b)) => Value::Bool(*b),
         // Microsoft Entra ID sends booleans as "True" / "False".
-        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => {
-            Value::Bool(true)
-        }
-        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => {
-            Value::Bool(false)
-        }
+        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
+        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => Value::Bool(false),
         (AttrType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => value.clone(),
         (AttrType::Decimal, Value::Number(_)) => value.clone(),
         (AttrType::DateTime, Value::String(s)) => {
@@ -988,49 +853,28 @@ fn norm_single(def: &AttrDef, value: &Value, label: &str) -> ScimResult<Option<V
 
 fn norm_string(def: &AttrDef, s: &str, label: &str) -> ScimResult<String> {
     if s.len() > MAX_STRING_LEN {
-        return Err(ScimError::invalid_value(format!(
-            "\"{label}\" is longer than {MAX_STRING_LEN} bytes"
-        )));
+        return Err(ScimError::invalid_value(format!("\"{label}\" is longer than {MAX_STRING_LEN} bytes")));
     }
     if def.canonical_values.is_empty() {
         return Ok(s.to_string());
     }
     // RFC 7643 §7 canonicalValues: matched case-insensitively, stored in the canonical spelling.
-    def.canonical_values
-        .iter()
-        .find(|c| c.eq_ignore_ascii_case(s))
-        .cloned()
-        .ok_or_else(|| {
-            ScimError::invalid_value(format!(
-                "\"{label}\" must be one of {}, not \"{s}\"",
-                def.canonical_values
-                    .iter()
-                    .map(|c| format!("\"{c}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })
+    def.canonical_values.iter().find(|c| c.eq_ignore_ascii_case(s)).cloned().ok_or_else(|| {
+        ScimError::invalid_value(format!(
+            "\"{label}\" must be one of {}, not \"{s}\"",
+            def.canonical_values.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+        ))
+    })
 }
 
-fn norm_complex(
-    def: &AttrDef,
-    members: &Map<String, Value>,
-    label: &str,
-) -> ScimResult<Option<Value>> {
+fn norm_complex(def: &AttrDef, members: &Map<String, Value>, label: &str) -> ScimResult<Option<Value>> {
     let mut out = Map::new();
     let mut seen: Vec<(usize, &str)> = Vec::new();
     for (key, value) in members {
-        let sub = def.sub(key).ok_or_else(|| {
-            ScimError::invalid_value(format!("unknown sub-attribute \"{key}\" of \"{label}\""))
-        })?;
-        put_attr(
-            &mut out,
-            &mut seen,
-            0,
-            sub,
-            value,
-            &format!("{label}.{}", sub.name),
-        )?;
+        let sub = def
+            .sub(key)
+            .ok_or_else(|| ScimError::invalid_value(format!("unknown sub-attribute \"{key}\" of \"{label}\"")))?;
+        put_attr(&mut out, &mut seen, 0, sub, value, &format!("{label}.{}", sub.name))?;
     }
     check_required(&def.sub_attributes, &out, &format!("{label}."))?;
     Ok((!out.is_empty()).then_some(Value::Object(out)))
@@ -1040,9 +884,8 @@ fn norm_complex(
 /// strings, non-empty. readOnly / never-returned ones are the service provider's business. `prefix` is
 /// put before the name in the error (`""`, `"name."`, `"urn:…:User:"`).
 fn check_required(attrs: &[AttrDef], out: &Map<String, Value>, prefix: &str) -> ScimResult<()> {
-    let client_supplied = |d: &&AttrDef| {
-        d.required && d.mutability != Mutability::ReadOnly && d.returned != Returned::Never
-    };
+    let client_supplied =
+        |d: &&AttrDef| d.required && d.mutability != Mutability::ReadOnly && d.returned != Returned::Never;
     for def in attrs.iter().filter(client_supplied) {
         let present = match out.get(&def.name) {
             None | Some(Value::Null) => false,
@@ -1059,54 +902,32 @@ fn check_required(attrs: &[AttrDef], out: &Map<String, Value>, prefix: &str) -> 
     Ok(())
 }
 
-fn check_unchanged(
-    def: &AttrDef,
-    old: Option<&Value>,
-    new: Option<&Value>,
-    label: &str,
-) -> ScimResult<()> {
+fn check_unchanged(def: &AttrDef, old: Option<&Value>, new: Option<&Value>, label: &str) -> ScimResult<()> {
     let Some(old) = old.filter(|v| !v.is_null()) else {
         return Ok(());
     };
     let new = new.unwrap_or(&Value::Null);
     let same = match (old, new) {
-        (Value::String(a), Value::String(b)) if !def.case_exact => {
-            a.to_lowercase() == b.to_lowercase()
-        }
+        (Value::String(a), Value::String(b)) if !def.case_exact => a.to_lowercase() == b.to_lowercase(),
         _ => old == new,
     };
     if same {
         Ok(())
     } else {
-        Err(ScimError::mutability(format!(
-            "the attribute \"{label}\" is immutable and cannot be changed"
-        )))
+        Err(ScimError::mutability(format!("the attribute \"{label}\" is immutable and cannot be changed")))
     }
 }
 
 /// Projects one top-level (or top-level extension) attribute; `None` drops it.
-fn project_attr(
-    urn: &str,
-    def: &AttrDef,
-    value: &Value,
-    inc: &[Sel],
-    exc: &[Sel],
-    picking: bool,
-) -> Option<Value> {
+fn project_attr(urn: &str, def: &AttrDef, value: &Value, inc: &[Sel], exc: &[Sel], picking: bool) -> Option<Value> {
     match def.returned {
         Returned::Never => return None,
-        Returned::Always => {
-            return Some(strip_subs(def, value, &|s| s.returned != Returned::Never))
-        }
+        Returned::Always => return Some(strip_subs(def, value, &|s| s.returned != Returned::Never)),
         Returned::Default | Returned::Request => {}
     }
     let names_this = |s: &&Sel| s.urn == urn && s.attr == Some(def.name.as_str());
     let whole_inc = inc.iter().filter(names_this).any(|s| s.sub.is_none());
-    let inc_subs: Vec<&str> = inc
-        .iter()
-        .filter(names_this)
-        .filter_map(|s| s.sub)
-        .collect();
+    let inc_subs: Vec<&str> = inc.iter().filter(names_this).filter_map(|s| s.sub).collect();
     if picking {
         if !whole_inc && inc_subs.is_empty() {
             return None;
@@ -1120,11 +941,7 @@ fn project_attr(
     if def.attr_type != AttrType::Complex {
         return Some(value.clone());
     }
-    let exc_subs: Vec<&str> = exc
-        .iter()
-        .filter(names_this)
-        .filter_map(|s| s.sub)
-        .collect();
+    let exc_subs: Vec<&str> = exc.iter().filter(names_this).filter_map(|s| s.sub).collect();
     let only_named = picking && !whole_inc;
     let keep = |sub: &AttrDef| match sub.returned {
         Returned::Never => false,
@@ -1132,11 +949,7 @@ fn project_attr(
         Returned::Default | Returned::Request => {
             let named = inc_subs.contains(&sub.name.as_str());
             !exc_subs.contains(&sub.name.as_str())
-                && if only_named {
-                    named
-                } else {
-                    sub.returned == Returned::Default || named
-                }
+                && if only_named { named } else { sub.returned == Returned::Default || named }
         }
     };
     let projected = strip_subs_keep_unknown(def, value, &keep, !only_named);
@@ -1157,21 +970,13 @@ fn strip_subs(def: &AttrDef, value: &Value, keep: &dyn Fn(&AttrDef) -> bool) -> 
 
 /// Keeps the sub-attributes `keep` accepts in a complex value or in each element of a multi-valued one;
 /// elements left empty are dropped.
-fn strip_subs_keep_unknown(
-    def: &AttrDef,
-    value: &Value,
-    keep: &dyn Fn(&AttrDef) -> bool,
-    unknown: bool,
-) -> Value {
+fn strip_subs_keep_unknown(def: &AttrDef, value: &Value, keep: &dyn Fn(&AttrDef) -> bool, unknown: bool) -> Value {
     let one = |v: &Value| -> Option<Value> {
         let Value::Object(m) = v else {
             return Some(v.clone());
         };
-        let out: Map<String, Value> = m
-            .iter()
-            .filter(|(k, _)| def.sub(k).map_or(unknown, keep))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let out: Map<String, Value> =
+            m.iter().filter(|(k, _)| def.sub(k).map_or(unknown, keep)).map(|(k, v)| (k.clone(), v.clone())).collect();
         (!out.is_empty()).then_some(Value::Object(out))
     };
     match value {
@@ -1193,9 +998,7 @@ mod tests {
         schemas().resource_type("User").expect("User resource type")
     }
     fn group_rt() -> &'static ResourceType {
-        schemas()
-            .resource_type("Group")
-            .expect("Group resource type")
+        schemas().resource_type("Group").expect("Group resource type")
     }
     fn path(s: &str) -> AttrPath {
         parse_attr_path(s).expect("valid path")
@@ -1300,40 +1103,21 @@ mod tests {
             assert!(!d.attributes.is_empty(), "{} has attributes", d.id);
             // RFC 7643 §3.1: common attributes are not part of a resource schema.
             if d.id == USER_SCHEMA || d.id == GROUP_SCHEMA {
-                assert!(d
-                    .attributes
-                    .iter()
-                    .all(|a| !["id", "externalId", "meta"].contains(&a.name.as_str())));
+                assert!(d.attributes.iter().all(|a| !["id", "externalId", "meta"].contains(&a.name.as_str())));
             }
         }
-        let names: Vec<&str> = s
-            .all_resource_types()
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect();
+        let names: Vec<&str> = s.all_resource_types().iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["User", "Group"]);
         let user = s.resource_type("user").expect("case-insensitive lookup");
         assert_eq!(user.endpoint, "/Users");
         assert_eq!(user.schema, USER_SCHEMA);
-        assert_eq!(
-            user.extensions,
-            [SchemaExtension {
-                schema: ENTERPRISE_USER_SCHEMA.into(),
-                required: false
-            }]
-        );
+        assert_eq!(user.extensions, [SchemaExtension { schema: ENTERPRISE_USER_SCHEMA.into(), required: false }]);
         assert_eq!(user.json["meta"]["location"], "/ResourceTypes/User");
         assert_eq!(user.json["schemas"], json!([RESOURCE_TYPE_SCHEMA]));
         let group = s.resource_type("Group").expect("Group");
-        assert_eq!(
-            (group.endpoint.as_str(), group.extensions.len()),
-            ("/Groups", 0)
-        );
+        assert_eq!((group.endpoint.as_str(), group.extensions.len()), ("/Groups", 0));
         assert_eq!(group.json["meta"]["location"], "/ResourceTypes/Group");
-        assert!(
-            s.schema(&USER_SCHEMA.to_uppercase()).is_some(),
-            "URN lookup is case-insensitive"
-        );
+        assert!(s.schema(&USER_SCHEMA.to_uppercase()).is_some(), "URN lookup is case-insensitive");
         assert!(s.schema("urn:nope").is_none());
         assert!(s.resource_type("Widget").is_none());
     }
@@ -1345,27 +1129,15 @@ mod tests {
         let un = find_attr(&user.attributes, "userName").expect("userName");
         assert!(un.required && !un.case_exact && un.uniqueness == Uniqueness::Server);
         let pw = find_attr(&user.attributes, "password").expect("password");
-        assert_eq!(
-            (pw.mutability, pw.returned),
-            (Mutability::WriteOnly, Returned::Never)
-        );
+        assert_eq!((pw.mutability, pw.returned), (Mutability::WriteOnly, Returned::Never));
         let groups = find_attr(&user.attributes, "groups").expect("groups");
         assert!(groups.multi_valued && groups.mutability == Mutability::ReadOnly);
         let emails = find_attr(&user.attributes, "emails").expect("emails");
-        assert_eq!(
-            emails.sub("TYPE").expect("type").canonical_values,
-            ["work", "home", "other"]
-        );
+        assert_eq!(emails.sub("TYPE").expect("type").canonical_values, ["work", "home", "other"]);
         let photos = find_attr(&user.attributes, "photos").expect("photos");
-        assert_eq!(
-            photos.sub("value").expect("value").attr_type,
-            AttrType::Reference
-        );
+        assert_eq!(photos.sub("value").expect("value").attr_type, AttrType::Reference);
         let certs = find_attr(&user.attributes, "x509Certificates").expect("x509Certificates");
-        assert_eq!(
-            certs.sub("value").expect("value").attr_type,
-            AttrType::Binary
-        );
+        assert_eq!(certs.sub("value").expect("value").attr_type, AttrType::Binary);
         for name in [
             "name",
             "displayName",
@@ -1383,10 +1155,7 @@ mod tests {
             "entitlements",
             "roles",
         ] {
-            assert!(
-                find_attr(&user.attributes, name).is_some(),
-                "User has {name}"
-            );
+            assert!(find_attr(&user.attributes, name).is_some(), "User has {name}");
         }
         let group = s.schema(GROUP_SCHEMA).expect("Group");
         let dn = find_attr(&group.attributes, "displayName").expect("displayName");
@@ -1394,31 +1163,19 @@ mod tests {
         let members = find_attr(&group.attributes, "members").expect("members");
         let value = members.sub("value").expect("value");
         assert!(value.required && value.mutability == Mutability::Immutable);
-        assert_eq!(
-            members.sub("type").expect("type").canonical_values,
-            ["User", "Group"]
-        );
-        assert_eq!(
-            members.sub("$ref").expect("$ref").reference_types,
-            ["User", "Group"]
-        );
+        assert_eq!(members.sub("type").expect("type").canonical_values, ["User", "Group"]);
+        assert_eq!(members.sub("$ref").expect("$ref").reference_types, ["User", "Group"]);
         assert!(members.sub("display").is_some());
         let ent = s.schema(ENTERPRISE_USER_SCHEMA).expect("enterprise");
         let manager = find_attr(&ent.attributes, "manager").expect("manager");
-        assert_eq!(
-            manager.sub("displayName").expect("displayName").mutability,
-            Mutability::ReadOnly
-        );
+        assert_eq!(manager.sub("displayName").expect("displayName").mutability, Mutability::ReadOnly);
     }
 
     #[test]
     fn from_json_rejects_broken_documents() {
         assert!(Schemas::from_json(&["{"], "[]").is_err());
-        assert!(Schemas::from_json(
-            &[r#"{"id":"urn:x","name":"X","attributes":[{"name":"a","type":"nope"}]}"#],
-            "[]"
-        )
-        .is_err());
+        assert!(Schemas::from_json(&[r#"{"id":"urn:x","name":"X","attributes":[{"name":"a","type":"nope"}]}"#], "[]")
+            .is_err());
         let rt = r#"[{"name":"X","endpoint":"/X","schema":"urn:missing"}]"#;
         assert!(Schemas::from_json(&[r#"{"id":"urn:x","name":"X","attributes":[]}"#], rt).is_err());
     }
@@ -1427,28 +1184,17 @@ mod tests {
     fn resolve_core_sub_and_case_insensitive() {
         let s = schemas();
         let r = s.resolve(user_rt(), &path("USERNAME")).expect("userName");
-        assert_eq!(
-            (r.json_path(), r.is_core, r.is_common),
-            (vec!["userName"], true, false)
-        );
+        assert_eq!((r.json_path(), r.is_core, r.is_common), (vec!["userName"], true, false));
         assert_eq!(r.schema_urn, USER_SCHEMA);
-        let r = s
-            .resolve(user_rt(), &path("name.FAMILYNAME"))
-            .expect("name.familyName");
+        let r = s.resolve(user_rt(), &path("name.FAMILYNAME")).expect("name.familyName");
         assert_eq!(r.json_path(), ["name", "familyName"]);
         assert_eq!(r.dotted_name(), "name.familyName");
         assert_eq!(r.leaf().name, "familyName");
-        let r = s
-            .resolve(user_rt(), &path("emails.value"))
-            .expect("emails.value");
+        let r = s.resolve(user_rt(), &path("emails.value")).expect("emails.value");
         assert!(r.attr.multi_valued && r.leaf().attr_type == AttrType::String);
-        let r = s
-            .resolve(user_rt(), &path(&format!("{USER_SCHEMA}:userName")))
-            .expect("qualified core");
+        let r = s.resolve(user_rt(), &path(&format!("{USER_SCHEMA}:userName"))).expect("qualified core");
         assert_eq!(r.json_path(), ["userName"]);
-        let r = s
-            .resolve(group_rt(), &path("members.value"))
-            .expect("members.value");
+        let r = s.resolve(group_rt(), &path("members.value")).expect("members.value");
         assert_eq!(r.leaf().mutability, Mutability::Immutable);
     }
 
@@ -1456,36 +1202,19 @@ mod tests {
     fn resolve_extensions() {
         let s = schemas();
         let lower = ENTERPRISE_USER_SCHEMA.to_lowercase();
-        let r = s
-            .resolve(user_rt(), &path(&format!("{lower}:EMPLOYEENUMBER")))
-            .expect("employeeNumber");
+        let r = s.resolve(user_rt(), &path(&format!("{lower}:EMPLOYEENUMBER"))).expect("employeeNumber");
         assert!(!r.is_core && !r.whole_extension);
         assert_eq!(r.json_path(), [ENTERPRISE_USER_SCHEMA, "employeeNumber"]);
-        assert_eq!(
-            r.dotted_name(),
-            format!("{ENTERPRISE_USER_SCHEMA}:employeeNumber")
-        );
-        let r = s
-            .resolve(
-                user_rt(),
-                &path(&format!("{ENTERPRISE_USER_SCHEMA}:manager.value")),
-            )
-            .expect("manager");
+        assert_eq!(r.dotted_name(), format!("{ENTERPRISE_USER_SCHEMA}:employeeNumber"));
+        let r = s.resolve(user_rt(), &path(&format!("{ENTERPRISE_USER_SCHEMA}:manager.value"))).expect("manager");
         assert_eq!(r.json_path(), [ENTERPRISE_USER_SCHEMA, "manager", "value"]);
-        let r = s
-            .resolve(user_rt(), &path(ENTERPRISE_USER_SCHEMA))
-            .expect("whole extension");
+        let r = s.resolve(user_rt(), &path(ENTERPRISE_USER_SCHEMA)).expect("whole extension");
         assert!(r.whole_extension && !r.is_core);
         assert_eq!(r.json_path(), [ENTERPRISE_USER_SCHEMA]);
         assert_eq!(r.dotted_name(), ENTERPRISE_USER_SCHEMA);
         assert!(r.attr.sub("department").is_some());
         // Groups have no enterprise extension.
-        assert!(s
-            .resolve(
-                group_rt(),
-                &path(&format!("{ENTERPRISE_USER_SCHEMA}:department"))
-            )
-            .is_err());
+        assert!(s.resolve(group_rt(), &path(&format!("{ENTERPRISE_USER_SCHEMA}:department"))).is_err());
     }
 
     #[test]
@@ -1495,41 +1224,23 @@ mod tests {
         assert!(id.is_common && id.is_core);
         assert_eq!(id.json_path(), ["id"]);
         assert!(
-            id.attr.case_exact
-                && id.attr.returned == Returned::Always
-                && id.attr.mutability == Mutability::ReadOnly
+            id.attr.case_exact && id.attr.returned == Returned::Always && id.attr.mutability == Mutability::ReadOnly
         );
-        let ext = s
-            .resolve(group_rt(), &path("externalid"))
-            .expect("externalId");
+        let ext = s.resolve(group_rt(), &path("externalid")).expect("externalId");
         assert_eq!(ext.attr.name, "externalId");
         assert!(ext.attr.case_exact && ext.attr.mutability == Mutability::ReadWrite);
-        let lm = s
-            .resolve(user_rt(), &path("meta.LASTMODIFIED"))
-            .expect("meta.lastModified");
+        let lm = s.resolve(user_rt(), &path("meta.LASTMODIFIED")).expect("meta.lastModified");
         assert_eq!(lm.json_path(), ["meta", "lastModified"]);
-        assert_eq!(
-            (lm.leaf().attr_type, lm.leaf().mutability),
-            (AttrType::DateTime, Mutability::ReadOnly)
-        );
+        assert_eq!((lm.leaf().attr_type, lm.leaf().mutability), (AttrType::DateTime, Mutability::ReadOnly));
         for sub in ["resourceType", "created", "location", "version"] {
-            assert!(
-                s.resolve(user_rt(), &path(&format!("meta.{sub}"))).is_ok(),
-                "meta.{sub}"
-            );
+            assert!(s.resolve(user_rt(), &path(&format!("meta.{sub}"))).is_ok(), "meta.{sub}");
         }
     }
 
     #[test]
     fn resolve_unknown_is_invalid_path_naming_it() {
         let s = schemas();
-        for p in [
-            "fooBar",
-            "name.fooBar",
-            "userName.x",
-            "urn:example:unknown:1.0:User:x",
-            "members",
-        ] {
+        for p in ["fooBar", "name.fooBar", "userName.x", "urn:example:unknown:1.0:User:x", "members"] {
             let e = s.resolve(user_rt(), &path(p)).expect_err(p);
             assert_eq!(e.scim_type, Some(ScimType::InvalidPath), "{p}");
             assert!(e.detail.contains(p), "{p}: {}", e.detail);
@@ -1539,20 +1250,12 @@ mod tests {
 
     #[test]
     fn normalize_okta_create_user() {
-        let out = schemas()
-            .normalize(user_rt(), &okta_create_user())
-            .expect("valid");
+        let out = schemas().normalize(user_rt(), &okta_create_user()).expect("valid");
         assert_eq!(out["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
         assert_eq!(out["userName"], "jane.doe@example.com");
         assert_eq!(out["externalId"], "00u1abcd2EFGH3ijk4l5");
-        assert_eq!(
-            out["name"],
-            json!({"givenName": "Jane", "familyName": "Doe"})
-        );
-        assert_eq!(
-            out["emails"],
-            json!([{ "primary": true, "value": "jane.doe@example.com", "type": "work" }])
-        );
+        assert_eq!(out["name"], json!({"givenName": "Jane", "familyName": "Doe"}));
+        assert_eq!(out["emails"], json!([{ "primary": true, "value": "jane.doe@example.com", "type": "work" }]));
         assert_eq!(out["active"], true);
         // readOnly groups and never-returned password are not stored.
         assert!(out.get("groups").is_none() && out.get("password").is_none());
@@ -1566,22 +1269,13 @@ mod tests {
 
     #[test]
     fn normalize_okta_put_user_drops_read_only() {
-        let out = schemas()
-            .normalize(user_rt(), &okta_put_user())
-            .expect("valid");
-        assert!(
-            out.get("id").is_none() && out.get("meta").is_none() && out.get("groups").is_none()
-        );
+        let out = schemas().normalize(user_rt(), &okta_put_user()).expect("valid");
+        assert!(out.get("id").is_none() && out.get("meta").is_none() && out.get("groups").is_none());
         assert_eq!(out["name"]["middleName"], "Q");
         assert_eq!(out["title"], "Staff Engineer");
         assert_eq!(out[ENTERPRISE_USER_SCHEMA]["department"], "Research");
         // Normalising the stored form again is a fixed point.
-        assert_eq!(
-            schemas()
-                .normalize(user_rt(), &out)
-                .expect("stored form is valid"),
-            out
-        );
+        assert_eq!(schemas().normalize(user_rt(), &out).expect("stored form is valid"), out);
     }
 
     #[test]
@@ -1601,17 +1295,11 @@ mod tests {
         let out = schemas().normalize(user_rt(), &input).expect("valid");
         assert_eq!(out["userName"], "Bob");
         assert_eq!(out["name"], json!({"givenName": "Bob"}));
-        assert_eq!(
-            out["emails"],
-            json!([{ "value": "b@x", "type": "work", "primary": true }])
-        );
+        assert_eq!(out["emails"], json!([{ "value": "b@x", "type": "work", "primary": true }]));
         assert_eq!(out["phoneNumbers"][0]["type"], "mobile");
         assert_eq!(out["active"], false);
         assert_eq!(out["nickName"], "Bobby");
-        assert_eq!(
-            out[ENTERPRISE_USER_SCHEMA],
-            json!({"costCenter": "42", "division": "West"})
-        );
+        assert_eq!(out[ENTERPRISE_USER_SCHEMA], json!({"costCenter": "42", "division": "West"}));
         assert_eq!(out["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
         assert_eq!(out.as_object().map(|o| o.len()), Some(8));
     }
@@ -1630,44 +1318,34 @@ mod tests {
     #[test]
     fn normalize_rejects_unknown_attributes() {
         let s = schemas();
-        let (t, d) = err_type(s.normalize(
-            user_rt(),
-            &json!({"schemas": [USER_SCHEMA], "userName": "a", "fooBar": 1}),
-        ));
+        let (t, d) = err_type(s.normalize(user_rt(), &json!({"schemas": [USER_SCHEMA], "userName": "a", "fooBar": 1})));
         assert_eq!(t, ScimType::InvalidValue);
         assert!(d.contains("\"fooBar\"") && d.contains("User"), "{d}");
-        let (t, d) = err_type(s.normalize(
-            user_rt(),
-            &json!({"schemas": [USER_SCHEMA], "userName": "a", "name": {"nick": "x"}}),
-        ));
+        let (t, d) = err_type(
+            s.normalize(user_rt(), &json!({"schemas": [USER_SCHEMA], "userName": "a", "name": {"nick": "x"}})),
+        );
         assert_eq!(t, ScimType::InvalidValue);
         assert!(d.contains("nick"), "{d}");
-        let (_, d) = err_type(s.normalize(
-            user_rt(),
-            &json!({"schemas": [USER_SCHEMA], "userName": "a", "name.givenName": "x"}),
-        ));
-        assert!(
-            d.contains("name.givenName"),
-            "dotted keys are PATCH-only: {d}"
+        let (_, d) = err_type(
+            s.normalize(user_rt(), &json!({"schemas": [USER_SCHEMA], "userName": "a", "name.givenName": "x"})),
         );
-        let (_, d) = err_type(s.normalize(
-            user_rt(),
-            &json!({"schemas": [USER_SCHEMA], "userName": "a", "urn:example:ext:1.0:X": {}}),
-        ));
+        assert!(d.contains("name.givenName"), "dotted keys are PATCH-only: {d}");
+        let (_, d) = err_type(
+            s.normalize(user_rt(), &json!({"schemas": [USER_SCHEMA], "userName": "a", "urn:example:ext:1.0:X": {}})),
+        );
         assert!(d.contains("urn:example:ext:1.0:X"), "{d}");
         let ext_key = format!("{ENTERPRISE_USER_SCHEMA}:shoeSize");
+        let (_, d) =
+            err_type(s.normalize(user_rt(), &json!({"schemas": [USER_SCHEMA], "userName": "a", ext_key.clone(): 1})));
+        assert!(d.contains("shoeSize"), "{d}");
         let (_, d) = err_type(s.normalize(
             user_rt(),
-            &json!({"schemas": [USER_SCHEMA], "userName": "a", ext_key.clone(): 1}),
+            &json!({"schemas": [USER_SCHEMA], "userName": "a", ENTERPRISE_USER_SCHEMA: {"shoeSize": 1}}),
         ));
-        assert!(d.contains("shoeSize"), "{d}");
-        let (_, d) = err_type(s.normalize(user_rt(), &json!({"schemas": [USER_SCHEMA], "userName": "a", ENTERPRISE_USER_SCHEMA: {"shoeSize": 1}})));
         assert!(d.contains("shoeSize"), "{d}");
         // The same attribute twice under two spellings.
-        let (t, _) = err_type(s.normalize(
-            user_rt(),
-            &json!({"schemas": [USER_SCHEMA], "userName": "a", "USERNAME": "b"}),
-        ));
+        let (t, _) =
+            err_type(s.normalize(user_rt(), &json!({"schemas": [USER_SCHEMA], "userName": "a", "USERNAME": "b"})));
         assert_eq!(t, ScimType::InvalidValue);
         let dup = json!({"schemas": [USER_SCHEMA], "userName": "a", ENTERPRISE_USER_SCHEMA: {"division": "x"},
                          format!("{ENTERPRISE_USER_SCHEMA}:division"): "y"});
@@ -1688,16 +1366,8 @@ mod tests {
             ("emails", json!({"value": "a@x"}), "emails"),
             ("emails", json!(["a@x"]), "emails"),
             ("emails", json!([{"value": 5}]), "emails.value"),
-            (
-                "emails",
-                json!([{"value": "a@x", "type": "pager"}]),
-                "emails.type",
-            ),
-            (
-                "emails",
-                json!([{"value": "a@x", "primary": "maybe"}]),
-                "emails.primary",
-            ),
+            ("emails", json!([{"value": "a@x", "type": "pager"}]), "emails.type"),
+            ("emails", json!([{"value": "a@x", "primary": "maybe"}]), "emails.primary"),
             ("profileUrl", json!(["http://x"]), "profileUrl"),
             (ENTERPRISE_USER_SCHEMA, json!("E-1"), ENTERPRISE_USER_SCHEMA),
             (ENTERPRISE_USER_SCHEMA, json!({"manager": "m1"}), "manager"),
@@ -1710,19 +1380,9 @@ mod tests {
             assert!(d.contains(named), "{key}: {d}");
         }
         let long = "x".repeat(MAX_STRING_LEN + 1);
-        assert!(s
-            .normalize(
-                user_rt(),
-                &json!({"schemas": [USER_SCHEMA], "userName": long})
-            )
-            .is_err());
+        assert!(s.normalize(user_rt(), &json!({"schemas": [USER_SCHEMA], "userName": long})).is_err());
         let ok = "x".repeat(MAX_STRING_LEN);
-        assert!(s
-            .normalize(
-                user_rt(),
-                &json!({"schemas": [USER_SCHEMA], "userName": ok})
-            )
-            .is_ok());
+        assert!(s.normalize(user_rt(), &json!({"schemas": [USER_SCHEMA], "userName": ok})).is_ok());
     }
 
     #[test]
@@ -1757,24 +1417,12 @@ mod tests {
         }
         // check_immutable on a single-valued immutable attribute.
         let old = json!({"schemas": ["urn:test:T"], "code": "X"});
-        assert!(
-            s.check_immutable(rt, &old, &json!({"code": "x"})).is_ok(),
-            "caseExact false"
-        );
-        let e = s
-            .check_immutable(rt, &old, &json!({"code": "Y"}))
-            .expect_err("changed");
+        assert!(s.check_immutable(rt, &old, &json!({"code": "x"})).is_ok(), "caseExact false");
+        let e = s.check_immutable(rt, &old, &json!({"code": "Y"})).expect_err("changed");
         assert_eq!((e.status, e.scim_type), (400, Some(ScimType::Mutability)));
         assert!(e.detail.contains("code"));
-        assert!(
-            s.check_immutable(rt, &old, &json!({})).is_err(),
-            "removal is a change"
-        );
-        assert!(
-            s.check_immutable(rt, &json!({}), &json!({"code": "Y"}))
-                .is_ok(),
-            "first assignment"
-        );
+        assert!(s.check_immutable(rt, &old, &json!({})).is_err(), "removal is a change");
+        assert!(s.check_immutable(rt, &json!({}), &json!({"code": "Y"})).is_ok(), "first assignment");
     }
 
     #[test]
@@ -1808,38 +1456,17 @@ mod tests {
         let s = schemas();
         let cases = [
             (json!({"userName": "a"}), ScimType::InvalidSyntax),
-            (
-                json!({"schemas": USER_SCHEMA, "userName": "a"}),
-                ScimType::InvalidSyntax,
-            ),
-            (
-                json!({"schemas": [5], "userName": "a"}),
-                ScimType::InvalidSyntax,
-            ),
-            (
-                json!({"schemas": [], "userName": "a"}),
-                ScimType::InvalidValue,
-            ),
-            (
-                json!({"schemas": [GROUP_SCHEMA], "userName": "a"}),
-                ScimType::InvalidValue,
-            ),
-            (
-                json!({"schemas": [USER_SCHEMA, "urn:example:nope"], "userName": "a"}),
-                ScimType::InvalidValue,
-            ),
-            (
-                json!({"schemas": [ENTERPRISE_USER_SCHEMA], "userName": "a"}),
-                ScimType::InvalidValue,
-            ),
+            (json!({"schemas": USER_SCHEMA, "userName": "a"}), ScimType::InvalidSyntax),
+            (json!({"schemas": [5], "userName": "a"}), ScimType::InvalidSyntax),
+            (json!({"schemas": [], "userName": "a"}), ScimType::InvalidValue),
+            (json!({"schemas": [GROUP_SCHEMA], "userName": "a"}), ScimType::InvalidValue),
+            (json!({"schemas": [USER_SCHEMA, "urn:example:nope"], "userName": "a"}), ScimType::InvalidValue),
+            (json!({"schemas": [ENTERPRISE_USER_SCHEMA], "userName": "a"}), ScimType::InvalidValue),
         ];
         for (body, want) in cases {
             assert_eq!(err_type(s.normalize(user_rt(), &body)).0, want, "{body}");
         }
-        assert_eq!(
-            err_type(s.normalize(user_rt(), &json!([1]))).0,
-            ScimType::InvalidSyntax
-        );
+        assert_eq!(err_type(s.normalize(user_rt(), &json!([1]))).0, ScimType::InvalidSyntax);
     }
 
     #[test]
@@ -1865,16 +1492,9 @@ mod tests {
             json!(["u1"]),
         ] {
             let body = json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng", "members": bad});
-            assert_eq!(
-                err_type(s.normalize(group_rt(), &body)).0,
-                ScimType::InvalidValue,
-                "{bad}"
-            );
+            assert_eq!(err_type(s.normalize(group_rt(), &body)).0, ScimType::InvalidValue, "{bad}");
         }
-        let (t, d) = err_type(s.normalize(
-            group_rt(),
-            &json!({"schemas": [GROUP_SCHEMA], "members": []}),
-        ));
+        let (t, d) = err_type(s.normalize(group_rt(), &json!({"schemas": [GROUP_SCHEMA], "members": []})));
         assert_eq!(t, ScimType::InvalidValue);
         assert!(d.contains("displayName"));
     }
@@ -1885,10 +1505,8 @@ mod tests {
         let old = s.normalize(user_rt(), &okta_create_user()).expect("valid");
         let new = s.normalize(user_rt(), &okta_put_user()).expect("valid");
         assert!(s.check_immutable(user_rt(), &old, &new).is_ok());
-        let g_old =
-            json!({"schemas": [GROUP_SCHEMA], "displayName": "a", "members": [{"value": "u1"}]});
-        let g_new =
-            json!({"schemas": [GROUP_SCHEMA], "displayName": "b", "members": [{"value": "u2"}]});
+        let g_old = json!({"schemas": [GROUP_SCHEMA], "displayName": "a", "members": [{"value": "u1"}]});
+        let g_new = json!({"schemas": [GROUP_SCHEMA], "displayName": "b", "members": [{"value": "u2"}]});
         assert!(s.check_immutable(group_rt(), &g_old, &g_new).is_ok());
     }
 
@@ -1903,56 +1521,33 @@ mod tests {
     #[test]
     fn project_attributes() {
         let out = project(Some("userName"), None);
-        assert_eq!(
-            out,
-            json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "id": "u1", "userName": "jane"})
-        );
-        let out = project(
-            Some("NAME.givenName,emails.value,meta.lastModified,password"),
-            None,
-        );
+        assert_eq!(out, json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "id": "u1", "userName": "jane"}));
+        let out = project(Some("NAME.givenName,emails.value,meta.lastModified,password"), None);
         assert_eq!(out["name"], json!({"givenName": "Jane"}));
         assert_eq!(out["emails"], json!([{"value": "j@x"}, {"value": "k@x"}]));
         assert_eq!(out["meta"], json!({"lastModified": "2026-01-06T10:00:00Z"}));
         assert!(out.get("password").is_none() && out.get("userName").is_none());
         assert_eq!(out["id"], "u1");
-        let out = project(
-            Some(&format!("{ENTERPRISE_USER_SCHEMA}:employeeNumber")),
-            None,
-        );
+        let out = project(Some(&format!("{ENTERPRISE_USER_SCHEMA}:employeeNumber")), None);
         assert_eq!(out[ENTERPRISE_USER_SCHEMA], json!({"employeeNumber": "7"}));
         assert!(out.get("name").is_none());
         let out = project(Some(ENTERPRISE_USER_SCHEMA), None);
-        assert_eq!(
-            out[ENTERPRISE_USER_SCHEMA],
-            full_user()[ENTERPRISE_USER_SCHEMA]
-        );
+        assert_eq!(out[ENTERPRISE_USER_SCHEMA], full_user()[ENTERPRISE_USER_SCHEMA]);
         // Unknown names are ignored; the always-returned attributes remain.
         let out = project(Some("shoeSize"), None);
-        assert_eq!(
-            out,
-            json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "id": "u1"})
-        );
+        assert_eq!(out, json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "id": "u1"}));
     }
 
     #[test]
     fn project_excluded_attributes() {
         let out = project(None, Some("id,name,emails.type,meta,groups"));
         assert_eq!(out["id"], "u1", "id is returned always");
-        assert!(
-            out.get("name").is_none() && out.get("meta").is_none() && out.get("groups").is_none()
-        );
-        assert_eq!(
-            out["emails"],
-            json!([{"value": "j@x", "primary": true}, {"value": "k@x"}])
-        );
+        assert!(out.get("name").is_none() && out.get("meta").is_none() && out.get("groups").is_none());
+        assert_eq!(out["emails"], json!([{"value": "j@x", "primary": true}, {"value": "k@x"}]));
         assert_eq!(out["userName"], "jane");
         assert!(out.get("password").is_none());
         let out = project(None, Some(&format!("{ENTERPRISE_USER_SCHEMA}:manager")));
-        assert_eq!(
-            out[ENTERPRISE_USER_SCHEMA],
-            json!({"employeeNumber": "7", "department": "R&D"})
-        );
+        assert_eq!(out[ENTERPRISE_USER_SCHEMA], json!({"employeeNumber": "7", "department": "R&D"}));
         let out = project(None, Some(ENTERPRISE_USER_SCHEMA));
         assert!(out.get(ENTERPRISE_USER_SCHEMA).is_none());
         assert_eq!(out["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
@@ -1976,11 +1571,7 @@ mod tests {
         assert!(!s.is_returned(user_rt(), "groups", &sel(Some("userName"), None)));
         assert!(s.is_returned(user_rt(), "id", &sel(Some("userName"), Some("id"))));
         assert!(!s.is_returned(user_rt(), "password", &sel(Some("password"), None)));
-        assert!(!s.is_returned(
-            user_rt(),
-            ENTERPRISE_USER_SCHEMA,
-            &sel(Some("userName"), None)
-        ));
+        assert!(!s.is_returned(user_rt(), ENTERPRISE_USER_SCHEMA, &sel(Some("userName"), None)));
         assert!(s.is_returned(
             user_rt(),
             ENTERPRISE_USER_SCHEMA,
@@ -1991,14 +1582,9 @@ mod tests {
     #[test]
     fn attr_selection_parse() {
         let sel = AttrSelection::parse(Some(" userName , name.givenName,,"), None).expect("parses");
-        assert_eq!(
-            sel.attributes,
-            vec![path("userName"), path("name.givenName")]
-        );
+        assert_eq!(sel.attributes, vec![path("userName"), path("name.givenName")]);
         assert!(sel.excluded.is_empty() && !sel.is_empty());
-        assert!(AttrSelection::parse(None, Some(""))
-            .expect("empty")
-            .is_empty());
+        assert!(AttrSelection::parse(None, Some("")).expect("empty").is_empty());
         let e = AttrSelection::parse(Some("name..x"), None).expect_err("bad path");
         assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
         let many = vec!["a"; MAX_SELECTED_ATTRIBUTES + 1].join(",");

@@ -41,10 +41,7 @@ pub struct SqlFragment {
 
 impl SqlFragment {
     fn raw(sql: &str) -> Self {
-        SqlFragment {
-            sql: sql.to_string(),
-            binds: Vec::new(),
-        }
+        SqlFragment { sql: sql.to_string(), binds: Vec::new() }
     }
 
     fn push(&mut self, sql: &str) -> &mut Self {
@@ -86,87 +83,82 @@ impl SqlFragment {
 /// Translates a parsed filter into a `WHERE` condition on the resource type's table (`users` or
 /// `groups`; columns are qualified with it). Errors are `invalidFilter` (unknown attribute, type
 /// mismatch, unsupported attribute), or internal.
-pub fn filter_to_sql(
-    schemas: &Schemas,
-    rt: &ResourceType,
-    filter: &Filter,
-) -> ScimResult<SqlFragment> {
+pub fn filter_to_sql(schemas: &Schemas, rt: &ResourceType, filter: &Filter) -> ScimResult<SqlFragment> {
     Ctx::new(schemas, rt, ScimType::InvalidFilter)?.emit(filter, 0)
 }
 
 /// An `ORDER BY` expression for `sortBy` (RFC 7644 §3.4.2.3): a column or `json_extract` for a simple
 /// single-valued attribute (with `COLLATE NOCASE` when caseExact=false); for a multi-valued attribute
-/// the primary element's value (or the first element's). Errors are `invalidValue`.
+/// the primary element's value (or the first element's). Errors are `invalidValue`. Prefer
+/// [`order_by_sql`], which also places resources without a value as the RFC asks.
 pub fn sort_key_sql(schemas: &Schemas, rt: &ResourceType, path: &AttrPath) -> ScimResult<SqlFragment> {
-    let cx = Ctx::new(schemas, rt, ScimType::InvalidValue)?;
-    match cx.target(path)? {
-        Target::Scalar(s) if s.kind != Kind::Complex => {
-            let mut f = s.expr.clone();
-            if s.nocase && s.kind == Kind::Text {
-                f.push(" COLLATE NOCASE");
-            }
-            Ok(f)
-        }
-        Target::Multi {
-            src: src @ ElemSrc::Json { .. },
-            sub,
-        } => {
-            let ElemSrc::Json {
-                array_path, def, ..
-            } = &src
-            else {
-                return Err(ScimError::internal("sort_key_sql: unexpected element source"));
-            };
-            let elem = cx.multi_scalar(&src, sub.as_deref())?;
-            if elem.kind == Kind::Complex {
-                return Err(cx.err(format!(
-                    "cannot sort by the complex attribute \"{}\"",
-                    path
-                )));
-            }
-            // RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, else the first.
-            let mut f = SqlFragment::raw("(SELECT ");
-            f.append(&elem.expr);
-            f.push(" FROM json_each(")
-                .push(cx.table)
-                .push(".resource, ")
-                .bind(SqlBind::Text(array_path.clone()))
-                .push(") AS e ORDER BY ");
-            if def.sub("primary").is_some() {
-                f.push("COALESCE(json_extract(e.value, ")
-                    .bind(SqlBind::Text(json_path(&["primary"])?))
-                    .push("), 0) DESC, ");
-            }
-            f.push("e.key LIMIT 1)");
-            if elem.nocase && elem.kind == Kind::Text {
-                f.push(" COLLATE NOCASE");
-            }
-            Ok(f)
-        }
-        Target::Multi { .. } => Err(cx.err(format!(
-            "cannot sort by \"{path}\": membership attributes are not sortable"
-        ))),
-        Target::Scalar(_) | Target::ComplexJson { .. } => Err(cx.err(format!(
-            "cannot sort by the complex attribute \"{path}\"; sort by one of its sub-attributes (e.g. name.familyName)"
-        ))),
-    }
+    Ok(sort_key(schemas, rt, path)?.0)
 }
 
-/// A whole `ORDER BY` term: the sort key, the direction, and RFC 7644 §3.4.2.3's placement of
-/// resources without a value ("ordered last if ascending and first if descending").
+/// A whole `ORDER BY` term: the sort key and direction, `ASC`/`DESC`, followed by RFC 7644 §3.4.2.3's
+/// placement of resources without a value ("ordered last if ascending and first if descending") when
+/// the key can be NULL (left off for NOT NULL columns so their index can still provide the order).
 pub fn order_by_sql(
     schemas: &Schemas,
     rt: &ResourceType,
     path: &AttrPath,
     descending: bool,
 ) -> ScimResult<SqlFragment> {
-    let mut f = sort_key_sql(schemas, rt, path)?;
-    f.push(if descending {
-        " DESC NULLS FIRST"
-    } else {
-        " ASC NULLS LAST"
+    let (mut f, nullable) = sort_key(schemas, rt, path)?;
+    f.push(match (descending, nullable) {
+        (false, false) => " ASC",
+        (true, false) => " DESC",
+        (false, true) => " ASC NULLS LAST",
+        (true, true) => " DESC NULLS FIRST",
     });
     Ok(f)
+}
+
+/// The sort key and whether it can be NULL.
+fn sort_key(schemas: &Schemas, rt: &ResourceType, path: &AttrPath) -> ScimResult<(SqlFragment, bool)> {
+    let cx = Ctx::new(schemas, rt, ScimType::InvalidValue)?;
+    let complex = || {
+        cx.err(format!(
+            "cannot sort by the complex attribute \"{path}\"; sort by one of its sub-attributes (e.g. name.familyName)"
+        ))
+    };
+    let (src, sub) = match cx.target(path)? {
+        Target::Scalar(s) => {
+            if s.kind == Kind::Complex {
+                return Err(complex());
+            }
+            let mut f = s.expr.clone();
+            if s.nocase && s.kind == Kind::Text {
+                f.push(" COLLATE NOCASE");
+            }
+            return Ok((f, s.null != Null::Never));
+        }
+        Target::ComplexJson { .. } => return Err(complex()),
+        Target::Multi { src, sub } => (src, sub),
+    };
+    let ElemSrc::Json { array_path, def, .. } = &src else {
+        return Err(cx.err(format!("cannot sort by \"{path}\": membership attributes are not sortable")));
+    };
+    let elem = cx.multi_scalar(&src, sub.as_deref())?;
+    if elem.kind == Kind::Complex {
+        return Err(complex());
+    }
+    // RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, else the first one.
+    let mut f = SqlFragment::raw("(SELECT ");
+    f.append(&elem.expr)
+        .push(" FROM json_each(")
+        .push(cx.table)
+        .push(".resource, ")
+        .bind(SqlBind::Text(array_path.clone()))
+        .push(") AS e ORDER BY ");
+    if def.sub("primary").is_some() {
+        f.push("COALESCE(json_extract(e.value, ").bind(SqlBind::Text(json_path(&["primary"])?)).push("), 0) DESC, ");
+    }
+    f.push("e.key LIMIT 1)");
+    if elem.nocase && elem.kind == Kind::Text {
+        f.push(" COLLATE NOCASE");
+    }
+    Ok((f, true))
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -233,17 +225,9 @@ struct Scalar {
 #[derive(Debug, Clone)]
 enum ElemSrc<'s> {
     /// A JSON array in `resource`; elements are `e.value` of `json_each`.
-    Json {
-        array_path: String,
-        def: &'s AttrDef,
-        name: String,
-    },
+    Json { array_path: String, def: &'s AttrDef, name: String },
     /// A single-valued complex attribute used with a value filter (`name[givenName eq "x"]`).
-    Single {
-        keys: Vec<String>,
-        def: &'s AttrDef,
-        name: String,
-    },
+    Single { keys: Vec<String>, def: &'s AttrDef, name: String },
     /// `Group.members`: rows of `group_members AS gm`.
     Members { def: &'s AttrDef },
     /// `User.groups`: the direct and indirect groups of the user, as `anc.gid`.
@@ -265,7 +249,9 @@ impl ElemSrc<'_> {
 enum Target<'s> {
     Scalar(Scalar),
     /// A single-valued complex attribute in the JSON (`name`, an extension as a whole).
-    ComplexJson { path: String },
+    ComplexJson {
+        path: String,
+    },
     /// A multi-valued attribute and the sub-attribute named after it (canonical), if any.
     Multi {
         src: ElemSrc<'s>,
@@ -279,9 +265,7 @@ fn json_path<S: AsRef<str>>(keys: &[S]) -> ScimResult<String> {
     for k in keys {
         let k = k.as_ref();
         if k.contains('"') || k.contains('\\') {
-            return Err(ScimError::internal(format!(
-                "attribute name {k:?} cannot be a JSON path key"
-            )));
+            return Err(ScimError::internal(format!("attribute name {k:?} cannot be a JSON path key")));
         }
         p.push_str(".\"");
         p.push_str(k);
@@ -331,18 +315,9 @@ impl<'s> Ctx<'s> {
         let table = match rt.name.as_str() {
             "User" => "users",
             "Group" => "groups",
-            other => {
-                return Err(ScimError::internal(format!(
-                    "no table for resource type {other}"
-                )))
-            }
+            other => return Err(ScimError::internal(format!("no table for resource type {other}"))),
         };
-        Ok(Ctx {
-            schemas,
-            rt,
-            table,
-            err_type,
-        })
+        Ok(Ctx { schemas, rt, table, err_type })
     }
 
     fn err(&self, detail: impl Into<String>) -> ScimError {
@@ -354,30 +329,17 @@ impl<'s> Ctx<'s> {
     }
 
     fn column(&self, col: &str, null: Null, kind: Kind, nocase: bool, name: &str) -> Scalar {
-        Scalar {
-            expr: SqlFragment::raw(&format!("{}.{col}", self.table)),
-            null,
-            kind,
-            nocase,
-            name: name.to_string(),
-        }
+        Scalar { expr: SqlFragment::raw(&format!("{}.{col}", self.table)), null, kind, nocase, name: name.to_string() }
     }
 
     /// Resolves `path` against the schema and says where its values live.
     fn target(&self, path: &AttrPath) -> ScimResult<Target<'s>> {
-        let r = self.schemas.resolve(self.rt, path).map_err(|e| {
-            if e.status == 400 {
-                self.err(e.detail)
-            } else {
-                e
-            }
-        })?;
+        let r =
+            self.schemas.resolve(self.rt, path).map_err(|e| if e.status == 400 { self.err(e.detail) } else { e })?;
         let leaf = r.leaf();
         let name = r.dotted_name();
         if leaf.returned == Returned::Never || r.attr.returned == Returned::Never {
-            return Err(self.err(format!(
-                "\"{name}\" is never returned and cannot be used in a filter or sortBy"
-            )));
+            return Err(self.err(format!("\"{name}\" is never returned and cannot be used in a filter or sortBy")));
         }
         let nocase = !leaf.case_exact;
         if r.is_core && !r.whole_extension {
@@ -393,9 +355,7 @@ impl<'s> Ctx<'s> {
                 }
                 "active" if user => Some(self.column("active", Never, Kind::Bool, false, &name)),
                 "meta.created" => Some(self.column("created", Never, Kind::Timestamp, false, &name)),
-                "meta.lastModified" => {
-                    Some(self.column("last_modified", Never, Kind::Timestamp, false, &name))
-                }
+                "meta.lastModified" => Some(self.column("last_modified", Never, Kind::Timestamp, false, &name)),
                 "meta.version" => Some(Scalar {
                     // The ETag form, as meta.version is rendered (RFC 7644 §3.14).
                     expr: SqlFragment::raw(&format!("('W/\"' || {}.version || '\"')", self.table)),
@@ -407,13 +367,7 @@ impl<'s> Ctx<'s> {
                 "meta.resourceType" => {
                     let mut expr = SqlFragment::default();
                     expr.bind(SqlBind::Text(self.rt.name.clone()));
-                    Some(Scalar {
-                        expr,
-                        null: Never,
-                        kind: Kind::Text,
-                        nocase,
-                        name: name.clone(),
-                    })
+                    Some(Scalar { expr, null: Never, kind: Kind::Text, nocase, name: name.clone() })
                 }
                 // Always present on a stored resource.
                 "meta" => Some(Scalar {
@@ -424,9 +378,7 @@ impl<'s> Ctx<'s> {
                     name: name.clone(),
                 }),
                 "meta.location" => {
-                    return Err(self.err(
-                        "filtering or sorting on meta.location is not supported; use id instead",
-                    ))
+                    return Err(self.err("filtering or sorting on meta.location is not supported; use id instead"))
                 }
                 _ => None,
             };
@@ -440,10 +392,7 @@ impl<'s> Ctx<'s> {
                 });
             }
             if !user && r.attr.name == "members" {
-                return Ok(Target::Multi {
-                    src: ElemSrc::Members { def: r.attr },
-                    sub: r.sub.map(|s| s.name.clone()),
-                });
+                return Ok(Target::Multi { src: ElemSrc::Members { def: r.attr }, sub: r.sub.map(|s| s.name.clone()) });
             }
         }
         let mut keys = r.json_path();
@@ -455,40 +404,23 @@ impl<'s> Ctx<'s> {
                 src: ElemSrc::Json {
                     array_path: json_path(&keys)?,
                     def: r.attr,
-                    name: if r.is_core {
-                        r.attr.name.clone()
-                    } else {
-                        format!("{}:{}", r.schema_urn, r.attr.name)
-                    },
+                    name: if r.is_core { r.attr.name.clone() } else { format!("{}:{}", r.schema_urn, r.attr.name) },
                 },
                 sub: r.sub.map(|s| s.name.clone()),
             });
         }
         if leaf.attr_type == AttrType::Complex {
-            return Ok(Target::ComplexJson {
-                path: json_path(&keys)?,
-            });
+            return Ok(Target::ComplexJson { path: json_path(&keys)? });
         }
         let mut expr = SqlFragment::raw(&format!("json_extract({}.resource, ", self.table));
         expr.bind(SqlBind::Text(json_path(&keys)?)).push(")");
-        Ok(Target::Scalar(Scalar {
-            expr,
-            null: Null::Expr,
-            kind: Kind::of(leaf.attr_type),
-            nocase,
-            name,
-        }))
+        Ok(Target::Scalar(Scalar { expr, null: Null::Expr, kind: Kind::of(leaf.attr_type), nocase, name }))
     }
 
     /// A value filter on a single-valued complex attribute (`name[givenName eq "x"]`).
     fn single_complex_src(&self, path: &AttrPath) -> ScimResult<ElemSrc<'s>> {
-        let r = self.schemas.resolve(self.rt, path).map_err(|e| {
-            if e.status == 400 {
-                self.err(e.detail)
-            } else {
-                e
-            }
-        })?;
+        let r =
+            self.schemas.resolve(self.rt, path).map_err(|e| if e.status == 400 { self.err(e.detail) } else { e })?;
         Ok(ElemSrc::Single {
             keys: r.json_path().into_iter().map(str::to_string).collect(),
             def: r.attr,
@@ -554,14 +486,10 @@ impl<'s> Ctx<'s> {
                     });
                 }
             }
-            return Err(self.err(format!(
-                "\"{parent_name}\" has no sub-attribute \"{name}\""
-            )));
+            return Err(self.err(format!("\"{parent_name}\" has no sub-attribute \"{name}\"")));
         }
         let Some(sd) = parent.sub(name) else {
-            return Err(self.err(format!(
-                "\"{parent_name}\" has no sub-attribute \"{name}\""
-            )));
+            return Err(self.err(format!("\"{parent_name}\" has no sub-attribute \"{name}\"")));
         };
         let full = format!("{parent_name}.{}", sd.name);
         if sd.returned == Returned::Never {
@@ -574,16 +502,12 @@ impl<'s> Ctx<'s> {
             nocase,
             name: full.clone(),
         };
-        let unsupported = || {
-            self.err(format!(
-                "filtering on \"{full}\" is not supported; filter on {parent_name}.value"
-            ))
-        };
+        let unsupported =
+            || self.err(format!("filtering on \"{full}\" is not supported; filter on {parent_name}.value"));
         match src {
             ElemSrc::Json { .. } => {
                 let mut expr = SqlFragment::raw("json_extract(e.value, ");
-                expr.bind(SqlBind::Text(json_path(&[sd.name.as_str()])?))
-                    .push(")");
+                expr.bind(SqlBind::Text(json_path(&[sd.name.as_str()])?)).push(")");
                 Ok(scalar(expr, Null::Expr, !sd.case_exact))
             }
             ElemSrc::Single { keys, .. } => {
@@ -596,11 +520,7 @@ impl<'s> Ctx<'s> {
             // Member ids compare exactly: ids are caseExact (RFC 7643 §3.1).
             ElemSrc::Members { .. } => match sd.name.as_str() {
                 "value" => Ok(scalar(SqlFragment::raw("gm.member_id"), Null::Never, false)),
-                "type" => Ok(scalar(
-                    SqlFragment::raw("gm.member_type"),
-                    Null::Never,
-                    !sd.case_exact,
-                )),
+                "type" => Ok(scalar(SqlFragment::raw("gm.member_type"), Null::Never, !sd.case_exact)),
                 _ => Err(unsupported()),
             },
             // RFC 7643 §4.1.2: groups.type is "direct" or "indirect".
@@ -629,12 +549,9 @@ impl<'s> Ctx<'s> {
     fn multi_scalar(&self, src: &ElemSrc<'_>, sub: Option<&str>) -> ScimResult<Scalar> {
         match sub {
             Some(s) => self.sub_scalar(src, s),
-            None => self.sub_scalar(src, "value").map_err(|_| {
-                self.err(format!(
-                    "\"{}\" is complex; compare one of its sub-attributes",
-                    src.def().name
-                ))
-            }),
+            None => self
+                .sub_scalar(src, "value")
+                .map_err(|_| self.err(format!("\"{}\" is complex; compare one of its sub-attributes", src.def().name))),
         }
     }
 
@@ -653,9 +570,9 @@ impl<'s> Ctx<'s> {
                     Target::Multi { src, sub: None } => src,
                     Target::ComplexJson { .. } => self.single_complex_src(p)?,
                     _ => {
-                        return Err(self.err(format!(
-                            "a value filter \"{p}[...]\" needs a multi-valued or complex attribute"
-                        )))
+                        return Err(
+                            self.err(format!("a value filter \"{p}[...]\" needs a multi-valued or complex attribute"))
+                        )
                     }
                 };
                 let cond = self.emit_elem(&src, inner, depth + 1)?;
@@ -666,12 +583,7 @@ impl<'s> Ctx<'s> {
 
     fn binary(&self, a: &Filter, op: &str, b: &Filter, depth: usize) -> ScimResult<SqlFragment> {
         let mut f = SqlFragment::raw("(");
-        f.append(&self.emit(a, depth + 1)?)
-            .push(" ")
-            .push(op)
-            .push(" ")
-            .append(&self.emit(b, depth + 1)?)
-            .push(")");
+        f.append(&self.emit(a, depth + 1)?).push(" ").push(op).push(" ").append(&self.emit(b, depth + 1)?).push(")");
         Ok(f)
     }
 
@@ -682,20 +594,15 @@ impl<'s> Ctx<'s> {
         }
         let scalar = |p: &AttrPath| {
             if p.urn.is_some() || p.sub_attr.is_some() {
-                return Err(self.err(format!(
-                    "inside a value filter, paths name a sub-attribute of the element; found \"{p}\""
-                )));
+                return Err(self
+                    .err(format!("inside a value filter, paths name a sub-attribute of the element; found \"{p}\"")));
             }
             self.sub_scalar(src, &p.attr)
         };
         match f {
             Filter::Not(x) => Ok(not(self.emit_elem(src, x, depth + 1)?)),
             Filter::And(a, b) | Filter::Or(a, b) => {
-                let op = if matches!(f, Filter::And(..)) {
-                    " AND "
-                } else {
-                    " OR "
-                };
+                let op = if matches!(f, Filter::And(..)) { " AND " } else { " OR " };
                 let mut out = SqlFragment::raw("(");
                 out.append(&self.emit_elem(src, a, depth + 1)?)
                     .push(op)
@@ -799,11 +706,7 @@ impl<'s> Ctx<'s> {
                 f.push("1");
             }
             (Null::Column, true) => {
-                f.push("(")
-                    .append(x)
-                    .push(" IS NOT NULL AND ")
-                    .append(x)
-                    .push(" <> '')");
+                f.push("(").append(x).push(" IS NOT NULL AND ").append(x).push(" <> '')");
             }
             (Null::Column, false) => {
                 f.push("(").append(x).push(" IS NOT NULL)");
@@ -822,10 +725,7 @@ impl<'s> Ctx<'s> {
             Null::Never => cond,
             Null::Column => {
                 let mut f = SqlFragment::raw("(");
-                f.append(&s.expr)
-                    .push(" IS NOT NULL AND ")
-                    .append(&cond)
-                    .push(")");
+                f.append(&s.expr).push(" IS NOT NULL AND ").append(&cond).push(")");
                 f
             }
             Null::Expr => cond.wrap("COALESCE(", ", 0)"),
@@ -843,17 +743,12 @@ impl<'s> Ctx<'s> {
             ))
         };
         let no_op = || {
-            self.err(format!(
-                "the operator {op} cannot be used on the {} attribute \"{}\"",
-                s.kind.describe(),
-                s.name
-            ))
+            self.err(format!("the operator {op} cannot be used on the {} attribute \"{}\"", s.kind.describe(), s.name))
         };
         match (s.kind, lit) {
-            (Kind::Complex, _) => Err(self.err(format!(
-                "\"{}\" is a complex attribute; compare one of its sub-attributes",
-                s.name
-            ))),
+            (Kind::Complex, _) => {
+                Err(self.err(format!("\"{}\" is a complex attribute; compare one of its sub-attributes", s.name)))
+            }
             (Kind::Text, Literal::String(v)) => Ok(SqlBind::Text(v.clone())),
             (Kind::DateTime | Kind::Timestamp, Literal::String(v)) => {
                 if op.is_substring() {
@@ -905,11 +800,7 @@ impl<'s> Ctx<'s> {
             };
         }
         let value = self.value_bind(s, op, lit)?;
-        let collate = if s.nocase && s.kind == Kind::Text {
-            " COLLATE NOCASE"
-        } else {
-            ""
-        };
+        let collate = if s.nocase && s.kind == Kind::Text { " COLLATE NOCASE" } else { "" };
         let x = &s.expr;
         let mut f = SqlFragment::default();
         let sym = match op {
@@ -938,12 +829,7 @@ impl<'s> Ctx<'s> {
                         .push(")");
                 }
                 Null::Expr => {
-                    f.push("COALESCE(")
-                        .append(x)
-                        .push(" <> ")
-                        .bind(value)
-                        .push(collate)
-                        .push(", 1)");
+                    f.push("COALESCE(").append(x).push(" <> ").bind(value).push(collate).push(", 1)");
                 }
             }
             return Ok(f);
@@ -973,38 +859,544 @@ impl<'s> Ctx<'s> {
                 CompareOp::Sw => format!("{}%", like_escape(&v)),
                 _ => format!("%{}", like_escape(&v)),
             };
-            f.append(x)
-                .push(" LIKE ")
-                .bind(SqlBind::Text(pattern))
-                .push(" ESCAPE '\\'");
+            f.append(x).push(" LIKE ").bind(SqlBind::Text(pattern)).push(" ESCAPE '\\'");
         } else {
             match op {
                 CompareOp::Co => {
-                    f.push("instr(")
-                        .append(x)
-                        .push(", ")
-                        .bind(SqlBind::Text(v))
-                        .push(") > 0");
+                    f.push("instr(").append(x).push(", ").bind(SqlBind::Text(v)).push(") > 0");
                 }
                 CompareOp::Sw => {
-                    f.push("instr(")
-                        .append(x)
-                        .push(", ")
-                        .bind(SqlBind::Text(v))
-                        .push(") = 1");
+                    f.push("instr(").append(x).push(", ").bind(SqlBind::Text(v)).push(") = 1");
                 }
                 _ => {
                     // substr(x, -n) is the last n characters (n counted in characters, as SQLite does).
                     let n = i64::try_from(v.chars().count()).unwrap_or(i64::MAX);
-                    f.push("substr(")
-                        .append(x)
-                        .push(", ")
-                        .bind(SqlBind::Int(-n))
-                        .push(") = ")
-                        .bind(SqlBind::Text(v));
+                    f.push("substr(").append(x).push(", ").bind(SqlBind::Int(-n)).push(") = ").bind(SqlBind::Text(v));
                 }
             }
         }
         Ok(self.guard(s, f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::filter::{parse_attr_path, parse_filter};
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use serde_json::{json, Value};
+
+    #[derive(QueryableByName, Debug)]
+    struct IdRow {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+
+    #[derive(QueryableByName, Debug)]
+    struct PlanRow {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    const EVIL: &str = "'; DROP TABLE users; --";
+
+    /// The tables of migrations/…_init/up.sql (docs/architecture.md).
+    const TABLES: &str = "
+        CREATE TABLE users (
+            seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+            user_name TEXT NOT NULL UNIQUE COLLATE NOCASE, external_id TEXT,
+            display_name TEXT COLLATE NOCASE, active INTEGER NOT NULL DEFAULT 1,
+            created TEXT NOT NULL, last_modified TEXT NOT NULL, version INTEGER NOT NULL,
+            resource TEXT NOT NULL);
+        CREATE INDEX users_external_id ON users (external_id);
+        CREATE INDEX users_display_name ON users (display_name);
+        CREATE INDEX users_active ON users (active);
+        CREATE INDEX users_created ON users (created);
+        CREATE INDEX users_last_modified ON users (last_modified);
+        CREATE TABLE groups (
+            seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL UNIQUE COLLATE NOCASE, external_id TEXT,
+            created TEXT NOT NULL, last_modified TEXT NOT NULL, version INTEGER NOT NULL,
+            resource TEXT NOT NULL);
+        CREATE INDEX groups_external_id ON groups (external_id);
+        CREATE TABLE group_members (
+            group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+            member_id TEXT NOT NULL,
+            member_type TEXT NOT NULL CHECK (member_type IN ('User', 'Group')),
+            PRIMARY KEY (group_id, member_id)) WITHOUT ROWID;
+        CREATE INDEX group_members_member ON group_members (member_id);";
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_user(
+        c: &mut SqliteConnection,
+        id: &str,
+        user_name: &str,
+        ext: Option<&str>,
+        display: Option<&str>,
+        active: bool,
+        created: &str,
+        modified: &str,
+        resource: Value,
+    ) {
+        use diesel::sql_types::{Bool, Nullable, Text};
+        diesel::sql_query(
+            "INSERT INTO users (id, user_name, external_id, display_name, active, created, \
+             last_modified, version, resource) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+        )
+        .bind::<Text, _>(id)
+        .bind::<Text, _>(user_name)
+        .bind::<Nullable<Text>, _>(ext)
+        .bind::<Nullable<Text>, _>(display)
+        .bind::<Bool, _>(active)
+        .bind::<Text, _>(created)
+        .bind::<Text, _>(modified)
+        .bind::<Text, _>(resource.to_string())
+        .execute(c)
+        .expect("insert user");
+    }
+
+    fn db() -> SqliteConnection {
+        let mut c = SqliteConnection::establish(":memory:").expect("open");
+        c.batch_execute(TABLES).expect("tables");
+        insert_user(
+            &mut c,
+            "u1",
+            "alice",
+            Some("EXT-1"),
+            Some("Alice Smith"),
+            true,
+            "2024-01-01T00:00:00.000Z",
+            "2024-03-01T00:00:00.000Z",
+            json!({"userName": "alice", "title": "Engineer",
+                   "name": {"givenName": "Alice", "familyName": "Smith"},
+                   "emails": [{"value": "alice@example.com", "type": "work", "primary": true},
+                              {"value": "alice@home.org", "type": "home"}],
+                   ENT: {"employeeNumber": "1001", "manager": {"value": "u2"}}}),
+        );
+        insert_user(
+            &mut c,
+            "u2",
+            "Bob",
+            None,
+            None,
+            false,
+            "2024-02-01T00:00:00.000Z",
+            "2024-02-15T00:00:00.000Z",
+            json!({"userName": "Bob", "title": "", "nickName": EVIL,
+                   "name": {"familyName": "brown"},
+                   "emails": [{"value": "BOB@Example.COM", "type": "home"}]}),
+        );
+        insert_user(
+            &mut c,
+            "u3",
+            "carol_%x",
+            Some("ext-1"),
+            Some("carol"),
+            true,
+            "2024-03-01T00:00:00.000Z",
+            "2024-04-01T00:00:00.000Z",
+            json!({"userName": "carol_%x", "name": {}, "emails": [],
+                   ENT: {"employeeNumber": "1002"}}),
+        );
+        insert_user(
+            &mut c,
+            "u4",
+            "dave",
+            Some("ext-4"),
+            Some("Dave"),
+            true,
+            "2024-05-01T00:00:00.000Z",
+            "2024-05-01T00:00:00.000Z",
+            json!({"userName": "dave", "name": {"givenName": "Zed"},
+                   "emails": [{"value": "dave@example.com", "type": "work"},
+                              {"value": "dave2@example.com", "type": "work", "primary": true}]}),
+        );
+        c.batch_execute(
+            "INSERT INTO groups (id, display_name, created, last_modified, version, resource) VALUES
+               ('g1', 'Engineering', '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', 1, '{}'),
+               ('g2', 'Platform', '2024-01-02T00:00:00.000Z', '2024-01-02T00:00:00.000Z', 1, '{}'),
+               ('g3', 'Empty', '2024-01-03T00:00:00.000Z', '2024-01-03T00:00:00.000Z', 1, '{}'),
+               ('gA', 'Loop A', '2024-01-04T00:00:00.000Z', '2024-01-04T00:00:00.000Z', 1, '{}'),
+               ('gB', 'Loop B', '2024-01-05T00:00:00.000Z', '2024-01-05T00:00:00.000Z', 1, '{}');
+             INSERT INTO group_members (group_id, member_id, member_type) VALUES
+               ('g1', 'u1', 'User'), ('g1', 'g2', 'Group'), ('g2', 'u3', 'User'),
+               ('gA', 'gB', 'Group'), ('gB', 'gA', 'Group'), ('gB', 'u2', 'User');",
+        )
+        .expect("groups");
+        c
+    }
+
+    fn rt(name: &str) -> &'static ResourceType {
+        Schemas::embedded().resource_type(name).expect("resource type")
+    }
+
+    fn select(c: &mut SqliteConnection, table: &str, frag: &SqlFragment, order: &str) -> Vec<String> {
+        let sql = format!("SELECT id FROM {table} WHERE {} ORDER BY {order}", frag.sql);
+        let q = frag.bind_to(diesel::sql_query(sql).into_boxed::<Sqlite>());
+        match q.load::<IdRow>(c) {
+            Ok(rows) => rows.into_iter().map(|r| r.id).collect(),
+            Err(e) => panic!("query failed: {e}\nSQL: {}", frag.sql),
+        }
+    }
+
+    fn frag_for(rt_name: &str, filter: &str) -> ScimResult<SqlFragment> {
+        let f = parse_filter(filter)?;
+        filter_to_sql(Schemas::embedded(), rt(rt_name), &f)
+    }
+
+    fn run(c: &mut SqliteConnection, rt_name: &str, filter: &str) -> Vec<String> {
+        let frag = match frag_for(rt_name, filter) {
+            Ok(f) => f,
+            Err(e) => panic!("{filter}: {e}"),
+        };
+        let table = if rt_name == "User" { "users" } else { "groups" };
+        select(c, table, &frag, "id")
+    }
+
+    fn users(c: &mut SqliteConnection, filter: &str) -> Vec<String> {
+        run(c, "User", filter)
+    }
+
+    fn groups(c: &mut SqliteConnection, filter: &str) -> Vec<String> {
+        run(c, "Group", filter)
+    }
+
+    fn rejected(rt_name: &str, filter: &str) -> String {
+        match frag_for(rt_name, filter) {
+            Ok(f) => panic!("{filter} should be rejected, got {}", f.sql),
+            Err(e) => {
+                assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{filter}: {e}");
+                e.detail
+            }
+        }
+    }
+
+    #[test]
+    fn user_name_operators() {
+        let c = &mut db();
+        assert_eq!(users(c, r#"userName eq "ALICE""#), ["u1"]);
+        assert_eq!(users(c, r#"userName ne "alice""#), ["u2", "u3", "u4"]);
+        assert_eq!(users(c, r#"userName co "A""#), ["u1", "u3", "u4"]);
+        // LIKE wildcards in the value are literal.
+        assert_eq!(users(c, r#"userName co "_%""#), ["u3"]);
+        assert_eq!(users(c, r#"userName co "%""#), ["u3"]);
+        assert_eq!(users(c, r#"userName sw "b""#), ["u2"]);
+        assert_eq!(users(c, r#"userName ew "VE""#), ["u4"]);
+        assert_eq!(users(c, r#"userName gt "bob""#), ["u3", "u4"]);
+        assert_eq!(users(c, r#"userName ge "bob""#), ["u2", "u3", "u4"]);
+        assert_eq!(users(c, r#"userName lt "B""#), ["u1"]);
+        assert_eq!(users(c, r#"userName le "bob""#), ["u1", "u2"]);
+        assert_eq!(users(c, "userName pr"), ["u1", "u2", "u3", "u4"]);
+        assert_eq!(users(c, r#"userName co """#), ["u1", "u2", "u3", "u4"]);
+        assert_eq!(users(c, r#"id eq "u3""#), ["u3"]);
+        assert_eq!(users(c, r#"id eq "U3""#), Vec::<String>::new());
+        // Attribute names are case-insensitive and may carry the core schema URN (RFC 7644 §3.10).
+        assert_eq!(users(c, r#"USERNAME Eq "alice""#), ["u1"]);
+        assert_eq!(users(c, r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bob""#), ["u2"]);
+        let frag = frag_for("User", r#"UserName eq "x""#).expect("ok");
+        assert_eq!(frag.sql, "users.user_name = ? COLLATE NOCASE");
+    }
+
+    #[test]
+    fn case_exact_external_id() {
+        let c = &mut db();
+        assert_eq!(users(c, r#"externalId eq "ext-1""#), ["u3"]);
+        assert_eq!(users(c, r#"externalId eq "EXT-1""#), ["u1"]);
+        assert_eq!(users(c, r#"externalId ne "ext-1""#), ["u1", "u2", "u4"]);
+        assert_eq!(users(c, r#"externalId co "XT""#), ["u1"]);
+        assert_eq!(users(c, r#"externalId sw "ext""#), ["u3", "u4"]);
+        assert_eq!(users(c, r#"externalId ew "-1""#), ["u1", "u3"]);
+        assert_eq!(users(c, r#"externalId ew "xext-1""#), Vec::<String>::new());
+        assert_eq!(users(c, r#"externalId gt "ext-1""#), ["u4"]);
+        assert_eq!(users(c, "externalId pr"), ["u1", "u3", "u4"]);
+        assert_eq!(users(c, "not (externalId pr)"), ["u2"]);
+        assert_eq!(users(c, "externalId eq null"), ["u2"]);
+        assert_eq!(users(c, "externalId ne null"), ["u1", "u3", "u4"]);
+        assert_eq!(users(c, r#"not (externalId eq "ext-4")"#), ["u1", "u2", "u3"]);
+    }
+
+    #[test]
+    fn display_name_active_and_meta() {
+        let c = &mut db();
+        assert_eq!(users(c, r#"displayName eq "alice smith""#), ["u1"]);
+        assert_eq!(users(c, "displayName pr"), ["u1", "u3", "u4"]);
+        assert_eq!(users(c, r#"not (displayName eq "CAROL")"#), ["u1", "u2", "u4"]);
+        assert_eq!(users(c, "active eq true"), ["u1", "u3", "u4"]);
+        assert_eq!(users(c, "active eq False"), ["u2"]);
+        assert_eq!(users(c, "active ne true"), ["u2"]);
+        assert_eq!(users(c, r#"meta.created gt "2024-01-15T00:00:00Z""#), ["u2", "u3", "u4"]);
+        // The literal is converted to UTC before the (string) comparison.
+        assert_eq!(users(c, r#"meta.lastModified le "2024-02-15T01:00:00+01:00""#), ["u2"]);
+        assert_eq!(users(c, r#"meta.lastModified eq "2024-05-01T00:00:00Z""#), ["u4"]);
+        assert_eq!(users(c, r#"meta.resourceType eq "User""#).len(), 4);
+        assert!(users(c, r#"meta.resourceType eq "Group""#).is_empty());
+        assert_eq!(users(c, r#"meta.version eq "W/\"1\"""#).len(), 4);
+        assert_eq!(users(c, "meta pr").len(), 4);
+    }
+
+    #[test]
+    fn json_attributes_and_null_handling() {
+        let c = &mut db();
+        assert_eq!(users(c, r#"title eq "engineer""#), ["u1"]);
+        assert_eq!(users(c, "title pr"), ["u1"]);
+        assert_eq!(users(c, "title eq null"), ["u2", "u3", "u4"]);
+        assert_eq!(users(c, "title ne null"), ["u1"]);
+        assert_eq!(users(c, r#"title ne "Engineer""#), ["u2", "u3", "u4"]);
+        assert_eq!(users(c, r#"not (title co "gin")"#), ["u2", "u3", "u4"]);
+        assert_eq!(users(c, r#"name.familyName eq "BROWN""#), ["u2"]);
+        assert_eq!(users(c, r#"NAME.GIVENNAME sw "a""#), ["u1"]);
+        assert_eq!(users(c, "name pr"), ["u1", "u2", "u4"]);
+        assert_eq!(users(c, "name eq null"), ["u3"]);
+        assert_eq!(users(c, r#"name[givenName eq "zed"]"#), ["u4"]);
+        assert_eq!(users(c, &format!(r#"{ENT}:employeeNumber eq "1002""#)), ["u3"]);
+        assert_eq!(users(c, &format!(r#"{ENT}:employeeNumber gt "1000""#)), ["u1", "u3"]);
+        assert_eq!(users(c, &format!(r#"{ENT}:manager.value eq "u2""#)), ["u1"]);
+        assert_eq!(users(c, &format!("{ENT}:manager pr")), ["u1"]);
+        assert_eq!(users(c, &format!("{ENT} pr")), ["u1", "u3"]);
+        assert_eq!(users(c, &format!("not ({ENT}:employeeNumber pr)")), ["u2", "u4"]);
+    }
+
+    #[test]
+    fn multi_valued_and_value_paths() {
+        let c = &mut db();
+        assert_eq!(users(c, r#"emails.value eq "bob@example.com""#), ["u2"]);
+        assert_eq!(users(c, r#"emails co "EXAMPLE.com""#), ["u1", "u2", "u4"]);
+        assert_eq!(users(c, r#"emails.type eq "work""#), ["u1", "u4"]);
+        assert_eq!(users(c, "emails pr"), ["u1", "u2", "u4"]);
+        assert_eq!(users(c, "emails.value eq null"), ["u3"]);
+        assert_eq!(users(c, r#"emails ne "alice@example.com""#), ["u2", "u3", "u4"]);
+        assert_eq!(users(c, r#"emails[type eq "work" and value co "dave2"]"#), ["u4"]);
+        assert_eq!(users(c, r#"emails[type eq "home" and value ew ".org"]"#), ["u1"]);
+        assert_eq!(users(c, r#"emails[type eq "work" and primary eq true]"#), ["u1", "u4"]);
+        // Both conditions must hold for the SAME element.
+        assert!(users(c, r#"emails[type eq "home" and value eq "alice@example.com"]"#).is_empty());
+        assert_eq!(users(c, r#"emails[not (type eq "work")]"#), ["u1", "u2"]);
+        assert_eq!(
+            users(c, r#"emails[type eq "work"] and not (userName eq "dave") or userName eq "Bob""#),
+            ["u1", "u2"]
+        );
+    }
+
+    #[test]
+    fn logic_and_precedence() {
+        let c = &mut db();
+        assert_eq!(users(c, r#"userName eq "alice" or userName eq "bob" and active eq true"#), ["u1"]);
+        assert_eq!(users(c, r#"(userName eq "alice" or userName eq "bob") and active eq false"#), ["u2"]);
+        assert_eq!(users(c, r#"not (userName eq "alice" or active eq false)"#), ["u3", "u4"]);
+        assert_eq!(users(c, "not (title pr) and displayName pr"), ["u3", "u4"]);
+    }
+
+    #[test]
+    fn user_groups_direct_and_nested() {
+        let c = &mut db();
+        assert_eq!(users(c, r#"groups.value eq "g1""#), ["u1", "u3"]);
+        assert_eq!(users(c, r#"groups eq "g2""#), ["u3"]);
+        // A membership cycle (gA <-> gB) terminates.
+        assert_eq!(users(c, r#"groups.value eq "gA""#), ["u2"]);
+        assert!(users(c, r#"groups.value eq "g3""#).is_empty());
+        assert_eq!(users(c, r#"groups.value ne "g1""#), ["u2", "u4"]);
+        assert_eq!(users(c, r#"groups.value co "A""#), ["u2"]);
+        assert_eq!(users(c, r#"groups[value eq "g1" and type eq "direct"]"#), ["u1"]);
+        assert_eq!(users(c, r#"groups[value eq "g1" and type eq "Indirect"]"#), ["u3"]);
+        assert_eq!(users(c, r#"groups.display eq "platform""#), ["u3"]);
+        assert_eq!(users(c, r#"groups[display sw "loop"]"#), ["u2"]);
+        assert_eq!(users(c, "groups pr"), ["u1", "u2", "u3"]);
+        assert_eq!(users(c, "not (groups pr)"), ["u4"]);
+    }
+
+    #[test]
+    fn group_members() {
+        let c = &mut db();
+        assert_eq!(groups(c, r#"displayName eq "ENGINEERING""#), ["g1"]);
+        assert_eq!(groups(c, r#"displayName sw "loop""#), ["gA", "gB"]);
+        assert_eq!(groups(c, r#"members.value eq "u1""#), ["g1"]);
+        assert!(groups(c, r#"members.value eq "U1""#).is_empty());
+        assert_eq!(groups(c, r#"members eq "g2""#), ["g1"]);
+        assert_eq!(groups(c, "members pr"), ["g1", "g2", "gA", "gB"]);
+        assert_eq!(groups(c, "not (members pr)"), ["g3"]);
+        assert_eq!(groups(c, "members eq null"), ["g3"]);
+        assert_eq!(groups(c, r#"members.type eq "group""#), ["g1", "gA", "gB"]);
+        assert_eq!(groups(c, r#"members[type eq "User" and value eq "u3"]"#), ["g2"]);
+        assert!(groups(c, r#"members[type eq "Group" and value eq "u3"]"#).is_empty());
+        assert_eq!(groups(c, r#"members.value ne "u1""#), ["g2", "g3", "gA", "gB"]);
+        assert_eq!(groups(c, r#"externalId eq null and id sw "g""#).len(), 5);
+        let d = rejected("Group", r#"members.display eq "alice""#);
+        assert!(d.contains("members.display") && d.contains("not supported"), "{d}");
+    }
+
+    #[test]
+    fn type_errors_and_unknown_attributes() {
+        assert!(rejected("User", r#"active eq "yes""#).contains("boolean attribute \"active\""));
+        assert!(rejected("User", r#"active co "x""#).contains("boolean"));
+        assert!(rejected("User", "active gt true").contains("true/false"));
+        assert!(rejected("User", "userName eq 1").contains("string attribute \"userName\""));
+        assert!(rejected("User", r#"foo eq "x""#).contains("unknown attribute"));
+        assert!(rejected("User", r#"emails.foo eq "x""#).contains("unknown attribute"));
+        assert!(rejected("User", r#"emails[foo eq "x"]"#).contains("no sub-attribute"));
+        assert!(rejected("User", r#"members eq "x""#).contains("unknown attribute"));
+        assert!(rejected("User", r#"password eq "x""#).contains("never returned"));
+        assert!(rejected("User", "password pr").contains("never returned"));
+        assert!(rejected("User", r#"meta.created eq "yesterday""#).contains("not a valid dateTime"));
+        assert!(rejected("User", r#"meta.created co "2024""#).contains("cannot be used"));
+        assert!(rejected("User", r#"name eq "x""#).contains("complex"));
+        assert!(rejected("User", r#"meta.location eq "x""#).contains("not supported"));
+        assert!(rejected("User", r#"userName[value eq "x"]"#).contains("multi-valued"));
+        assert!(rejected("User", r#"groups.$ref eq "x""#).contains("not supported"));
+    }
+
+    #[test]
+    fn values_are_bound_never_spliced() {
+        let c = &mut db();
+        let frag = frag_for("User", &format!("nickName eq {}", json!(EVIL))).expect("ok");
+        assert!(!frag.sql.contains("DROP"), "{}", frag.sql);
+        assert!(frag.binds.contains(&SqlBind::Text(EVIL.to_string())));
+        assert_eq!(users(c, &format!("nickName eq {}", json!(EVIL))), ["u2"]);
+        assert!(users(c, &format!("userName eq {}", json!(EVIL))).is_empty());
+        assert!(users(c, &format!("userName co {}", json!(EVIL))).is_empty());
+        // JSON paths are bound too.
+        let frag = frag_for("User", &format!("{ENT}:employeeNumber pr")).expect("ok");
+        assert!(!frag.sql.contains("enterprise"), "{}", frag.sql);
+        assert!(frag.binds.contains(&SqlBind::Text(format!("$.\"{ENT}\".\"employeeNumber\""))));
+        // The table survived.
+        assert_eq!(users(c, "userName pr").len(), 4);
+    }
+
+    fn plan(c: &mut SqliteConnection, filter: &str) -> String {
+        let frag = frag_for("User", filter).expect("filter");
+        let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM users WHERE {}", frag.sql);
+        let q = frag.bind_to(diesel::sql_query(sql).into_boxed::<Sqlite>());
+        let rows = q.load::<PlanRow>(c).expect("plan");
+        rows.into_iter().map(|r| r.detail).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn hot_columns_use_indexes() {
+        let c = &mut db();
+        let p = plan(c, r#"userName eq "alice""#);
+        assert!(p.contains("USING INDEX sqlite_autoindex_users_2"), "{p}");
+        let p = plan(c, r#"externalId eq "ext-1""#);
+        assert!(p.contains("USING INDEX users_external_id"), "{p}");
+        let p = plan(c, r#"displayName eq "carol""#);
+        assert!(p.contains("USING INDEX users_display_name"), "{p}");
+        let p = plan(c, r#"userName sw "al""#);
+        assert!(p.contains("USING INDEX sqlite_autoindex_users_2"), "{p}");
+        let p = plan(c, r#"meta.lastModified gt "2024-01-01T00:00:00Z""#);
+        assert!(p.contains("USING INDEX users_last_modified"), "{p}");
+        // Sorting by a NOT NULL indexed column needs no separate sort step.
+        let path = parse_attr_path("userName").expect("path");
+        let key = order_by_sql(Schemas::embedded(), rt("User"), &path, true).expect("sort");
+        assert_eq!(key.sql, "users.user_name COLLATE NOCASE DESC");
+        let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM users ORDER BY {}", key.sql);
+        let rows = key.bind_to(diesel::sql_query(sql).into_boxed::<Sqlite>()).load::<PlanRow>(c).expect("plan");
+        let p: Vec<String> = rows.into_iter().map(|r| r.detail).collect();
+        assert!(!p.join(";").contains("TEMP B-TREE"), "{p:?}");
+    }
+
+    fn sorted(c: &mut SqliteConnection, sort_by: &str, descending: bool) -> Vec<String> {
+        let path = parse_attr_path(sort_by).expect("path");
+        let key = order_by_sql(Schemas::embedded(), rt("User"), &path, descending).expect("sort");
+        let mut all = SqlFragment::raw("1 ORDER BY ");
+        all.append(&key);
+        all.push(", seq");
+        let sql = format!("SELECT id FROM users WHERE {}", all.sql);
+        let q = all.bind_to(diesel::sql_query(sql).into_boxed::<Sqlite>());
+        q.load::<IdRow>(c).expect("sorted query").into_iter().map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn sort_keys() {
+        let c = &mut db();
+        assert_eq!(sorted(c, "userName", false), ["u1", "u2", "u3", "u4"]);
+        assert_eq!(sorted(c, "userName", true), ["u4", "u3", "u2", "u1"]);
+        // Missing values last when ascending, first when descending (RFC 7644 §3.4.2.3).
+        assert_eq!(sorted(c, "name.familyName", false), ["u2", "u1", "u3", "u4"]);
+        assert_eq!(sorted(c, "name.familyName", true), ["u3", "u4", "u1", "u2"]);
+        assert_eq!(sorted(c, "externalId", false), ["u1", "u3", "u4", "u2"]);
+        assert_eq!(sorted(c, "meta.created", true), ["u4", "u3", "u2", "u1"]);
+        // Multi-valued: the primary value, else the first.
+        assert_eq!(sorted(c, "emails", false), ["u1", "u2", "u4", "u3"]);
+        assert_eq!(sorted(c, "emails.value", true), ["u3", "u4", "u2", "u1"]);
+        assert_eq!(sorted(c, &format!("{ENT}:employeeNumber"), true), ["u2", "u4", "u3", "u1"]);
+        for bad in ["name", "groups", "foo", "password", "meta", "meta.location"] {
+            let path = parse_attr_path(bad).expect("path");
+            let e = sort_key_sql(Schemas::embedded(), rt("User"), &path).expect_err(bad);
+            assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{bad}: {e}");
+        }
+    }
+
+    /// A schema with numeric, dateTime-in-JSON, case-exact and multi-valued primitive attributes.
+    fn custom() -> Schemas {
+        let schema = json!({"id": "urn:test:Thing", "name": "Thing", "attributes": [
+            {"name": "age", "type": "integer"},
+            {"name": "score", "type": "decimal"},
+            {"name": "born", "type": "dateTime"},
+            {"name": "flag", "type": "boolean"},
+            {"name": "code", "type": "string", "caseExact": true},
+            {"name": "tags", "type": "string", "multiValued": true}
+        ]})
+        .to_string();
+        let rts = json!([{"name": "User", "endpoint": "/Things", "schema": "urn:test:Thing"}]).to_string();
+        Schemas::from_json(&[&schema], &rts).expect("custom schema")
+    }
+
+    #[test]
+    fn numbers_booleans_and_primitive_arrays() {
+        let c = &mut db();
+        c.batch_execute("DELETE FROM users").expect("clear");
+        let rows = [
+            (
+                "t1",
+                json!({"age": 30, "score": 1.5, "born": "2000-01-01T00:00:00Z", "flag": true,
+                          "code": "AbC", "tags": ["red", "Blue"]}),
+            ),
+            ("t2", json!({"age": 41, "score": 2, "flag": false, "code": "abc", "tags": []})),
+            ("t3", json!({"score": -0.5, "born": "1990-06-01T00:00:00Z"})),
+        ];
+        for (id, res) in rows {
+            insert_user(c, id, id, None, None, true, "x", "x", res);
+        }
+        let schemas = custom();
+        let rt = schemas.resource_type("User").expect("rt");
+        let mut q = |filter: &str| {
+            let f = parse_filter(filter).expect("parse");
+            let frag = filter_to_sql(&schemas, rt, &f).unwrap_or_else(|e| panic!("{filter}: {e}"));
+            select(c, "users", &frag, "id")
+        };
+        assert_eq!(q("age eq 30"), ["t1"]);
+        assert_eq!(q("age gt 30"), ["t2"]);
+        assert_eq!(q("age ge 30"), ["t1", "t2"]);
+        assert_eq!(q("age lt 40.5"), ["t1"]);
+        assert_eq!(q("age le 41"), ["t1", "t2"]);
+        assert_eq!(q("age ne 30"), ["t2", "t3"]);
+        assert_eq!(q("score eq 2"), ["t2"]);
+        assert_eq!(q("score gt 1.25e0"), ["t1", "t2"]);
+        assert_eq!(q("score lt 0"), ["t3"]);
+        assert_eq!(q("flag eq true"), ["t1"]);
+        assert_eq!(q("flag eq false"), ["t2"]);
+        assert_eq!(q("flag ne true"), ["t2", "t3"]);
+        assert_eq!(q("flag pr"), ["t1", "t2"]);
+        assert_eq!(q(r#"born lt "1995-01-01T00:00:00Z""#), ["t3"]);
+        assert_eq!(q(r#"code eq "abc""#), ["t2"]);
+        assert_eq!(q(r#"code co "bC""#), ["t1"]);
+        assert_eq!(q(r#"code sw "Ab""#), ["t1"]);
+        assert_eq!(q(r#"code ew "bc""#), ["t2"]);
+        assert_eq!(q(r#"tags eq "blue""#), ["t1"]);
+        assert_eq!(q(r#"tags[value sw "r"]"#), ["t1"]);
+        assert_eq!(q("tags pr"), ["t1"]);
+        assert_eq!(q(r#"tags ne "red""#), ["t2", "t3"]);
+        for bad in [r#"age eq "30""#, r#"age co "3""#, "flag eq 1", r#"born eq "x""#] {
+            let f = parse_filter(bad).expect("parse");
+            let e = filter_to_sql(&schemas, rt, &f).expect_err(bad);
+            assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{bad}");
+        }
+    }
+
+    #[test]
+    fn like_escaping() {
+        assert_eq!(like_escape(r"a%b_c\d"), r"a\%b\_c\\d");
+        assert_eq!(json_path(&["name", "familyName"]).expect("ok"), r#"$."name"."familyName""#);
+        assert!(json_path(&["a\"b"]).is_err());
     }
 }

@@ -48,7 +48,9 @@ pub fn add_member(conn: &mut Conn, group_id: &str, member_id: &str, member_type:
 
 pub fn remove_member(conn: &mut Conn, group_id: &str, member_id: &str) -> ScimResult<bool> {
     let n = diesel::delete(
-        group_members::table.filter(group_members::group_id.eq(group_id)).filter(group_members::member_id.eq(member_id)),
+        group_members::table
+            .filter(group_members::group_id.eq(group_id))
+            .filter(group_members::member_id.eq(member_id)),
     )
     .execute(conn)?;
     Ok(n > 0)

@@ -98,14 +98,11 @@ impl Store {
             return Err("database path is empty".into());
         }
         // Page size must be set before the first table exists; WAL mode is persistent in the file.
-        let mut first = SqliteConnection::establish(path)
-            .map_err(|e| format!("cannot open database {path}: {e}"))?;
+        let mut first = SqliteConnection::establish(path).map_err(|e| format!("cannot open database {path}: {e}"))?;
         first
             .batch_execute("PRAGMA busy_timeout = 10000; PRAGMA page_size = 8192; PRAGMA journal_mode = WAL;")
             .map_err(|e| format!("cannot configure database {path}: {e}"))?;
-        first
-            .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| format!("cannot migrate database {path}: {e}"))?;
+        first.run_pending_migrations(MIGRATIONS).map_err(|e| format!("cannot migrate database {path}: {e}"))?;
         drop(first);
 
         let build = |size: u32, read_only: bool| {

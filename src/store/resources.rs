@@ -1,12 +1,11 @@
 //! Queries shared by the `users` and `groups` tables: both keep the same envelope columns (seq, id, created,
 //! last_modified, version, resource) beside their own hot attributes.
 
-use super::filter_sql::{SqlBind, SqlFragment};
+use super::filter_sql::SqlFragment;
 use super::Conn;
 use crate::scim::error::ScimResult;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Text};
-use diesel::sqlite::Sqlite;
+use diesel::sql_types::{BigInt, Text};
 
 /// Which resource table. Table names are constants, never client input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,20 +45,6 @@ struct CountRow {
 
 const ENVELOPE: &str = "id, created, last_modified, version, resource";
 
-fn bind_all<'a>(
-    mut query: diesel::query_builder::BoxedSqlQuery<'a, Sqlite, diesel::query_builder::SqlQuery>,
-    binds: &'a [SqlBind],
-) -> diesel::query_builder::BoxedSqlQuery<'a, Sqlite, diesel::query_builder::SqlQuery> {
-    for bind in binds {
-        query = match bind {
-            SqlBind::Text(s) => query.bind::<Text, _>(s.as_str()),
-            SqlBind::Int(i) => query.bind::<BigInt, _>(*i),
-            SqlBind::Real(f) => query.bind::<Double, _>(*f),
-        };
-    }
-    query
-}
-
 pub fn get(conn: &mut Conn, table: Table, id: &str) -> ScimResult<Option<ResourceRow>> {
     let sql = format!("SELECT {ENVELOPE} FROM {} WHERE id = ?", table.name());
     Ok(diesel::sql_query(sql).bind::<Text, _>(id).get_result::<ResourceRow>(conn).optional()?)
@@ -70,35 +55,34 @@ pub fn exists(conn: &mut Conn, table: Table, id: &str) -> ScimResult<bool> {
     Ok(diesel::sql_query(sql).bind::<Text, _>(id).get_result::<CountRow>(conn)?.n > 0)
 }
 
-/// One page of a filtered, sorted listing, and the exact total. The filter and sort key come from
+/// One page of a filtered, sorted listing, and the exact total. The filter and the ORDER BY terms come from
 /// `filter_sql` with their own bound parameters; `seq` (creation order) breaks ties so pages are stable.
 pub fn list(
     conn: &mut Conn,
     table: Table,
     filter: Option<&SqlFragment>,
-    sort: Option<(&SqlFragment, bool)>,
+    order: Option<&SqlFragment>,
     offset: usize,
     limit: usize,
 ) -> ScimResult<(usize, Vec<ResourceRow>)> {
     let t = table.name();
-    let (where_sql, where_binds) = match filter {
-        Some(f) => (format!("WHERE {}", f.sql), f.binds.as_slice()),
-        None => (String::new(), &[][..]),
+    let no_filter = SqlFragment::default();
+    let (where_sql, filter) = match filter {
+        Some(f) => (format!("WHERE {}", f.sql), f),
+        None => (String::new(), &no_filter),
     };
     let count_sql = format!("SELECT COUNT(*) AS n FROM {t} {where_sql}");
-    let total = bind_all(diesel::sql_query(count_sql).into_boxed(), where_binds).get_result::<CountRow>(conn)?.n;
+    let total = filter.bind_to(diesel::sql_query(count_sql).into_boxed()).get_result::<CountRow>(conn)?.n;
     if limit == 0 || offset >= total as usize {
         return Ok((total as usize, Vec::new()));
     }
-    let (order_sql, sort_binds) = match sort {
-        Some((key, descending)) => {
-            let dir = if descending { "DESC" } else { "ASC" };
-            (format!("ORDER BY {} {dir}, {t}.seq {dir}", key.sql), key.binds.as_slice())
-        }
-        None => (format!("ORDER BY {t}.seq ASC"), &[][..]),
+    let (order_sql, order) = match order {
+        Some(key) => (format!("ORDER BY {}, {t}.seq ASC", key.sql), key),
+        None => (format!("ORDER BY {t}.seq ASC"), &no_filter),
     };
     let sql = format!("SELECT {ENVELOPE} FROM {t} {where_sql} {order_sql} LIMIT ? OFFSET ?");
-    let rows = bind_all(bind_all(diesel::sql_query(sql).into_boxed(), where_binds), sort_binds)
+    let rows = order
+        .bind_to(filter.bind_to(diesel::sql_query(sql).into_boxed()))
         .bind::<BigInt, _>(limit as i64)
         .bind::<BigInt, _>(offset as i64)
         .load::<ResourceRow>(conn)?;

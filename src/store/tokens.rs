@@ -90,10 +90,7 @@ pub fn revoke(conn: &mut Conn, id: &str) -> ScimResult<()> {
 
 /// Marks `old_id` as replaced by `new_id`, valid until `until` at the latest.
 pub fn supersede(conn: &mut Conn, old_id: &str, new_id: &str, until: &str) -> ScimResult<()> {
-    let old = api_tokens::table
-        .filter(api_tokens::id.eq(old_id))
-        .select(TokenRow::as_select())
-        .first(conn)?;
+    let old = api_tokens::table.filter(api_tokens::id.eq(old_id)).select(TokenRow::as_select()).first(conn)?;
     let expires = match old.expires {
         Some(e) if e.as_str() < until => e,
         _ => until.to_string(),
