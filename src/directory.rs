@@ -9,7 +9,7 @@ use crate::scim::patch::{apply_operations, parse_patch_request, split_member_ops
 use crate::scim::schema::{AttrSelection, ResourceType, Schemas};
 use crate::store::filter_sql::{filter_to_sql, order_by_sql};
 use crate::store::resources::{self, ResourceRow, Table};
-use crate::store::{groups, now_timestamp, users, Conn, Store};
+use crate::store::{fold_case, groups, now_timestamp, users, Conn, Store};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
@@ -170,11 +170,12 @@ impl Directory {
         let resource = doc.to_string();
         match kind {
             Kind::User => {
+                let display_name_folded = str_attr(doc, "displayName").map(fold_case);
                 let row = users::UserColumns {
                     id: &envelope.id,
-                    user_name: str_attr(doc, "userName").unwrap_or_default(),
+                    user_name_folded: &fold_case(str_attr(doc, "userName").unwrap_or_default()),
                     external_id: str_attr(doc, "externalId"),
-                    display_name: str_attr(doc, "displayName"),
+                    display_name_folded: display_name_folded.as_deref(),
                     active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
                     created: &envelope.created,
                     last_modified: &envelope.last_modified,
@@ -190,7 +191,7 @@ impl Directory {
             Kind::Group => {
                 let row = groups::GroupColumns {
                     id: &envelope.id,
-                    display_name: str_attr(doc, "displayName").unwrap_or_default(),
+                    display_name_folded: &fold_case(str_attr(doc, "displayName").unwrap_or_default()),
                     external_id: str_attr(doc, "externalId"),
                     created: &envelope.created,
                     last_modified: &envelope.last_modified,

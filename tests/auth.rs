@@ -9,10 +9,7 @@ use serde_json::json;
 fn assert_401(r: &Resp) {
     r.expect_error(401, None);
     let www = r.header("www-authenticate").unwrap_or_default();
-    assert!(
-        www.to_ascii_lowercase().starts_with("bearer"),
-        "WWW-Authenticate should be Bearer, got {www:?}; {r:#?}"
-    );
+    assert!(www.to_ascii_lowercase().starts_with("bearer"), "WWW-Authenticate should be Bearer, got {www:?}; {r:#?}");
 }
 
 #[test]
@@ -42,12 +39,7 @@ fn raw_token_as_whole_header_is_accepted() {
     assert_eq!(r.json["totalResults"], json!(0));
     // Writes work with the raw style too.
     let body = serde_json::to_vec(&user_body("raw@example.com")).unwrap();
-    let r = srv.raw(
-        "POST",
-        "/Users",
-        &[("Authorization", &srv.token), ("Content-Type", SCIM_JSON)],
-        Some(&body),
-    );
+    let r = srv.raw("POST", "/Users", &[("Authorization", &srv.token), ("Content-Type", SCIM_JSON)], Some(&body));
     r.expect(201);
 }
 
@@ -127,12 +119,7 @@ fn discovery_requires_auth_by_default() {
 #[test]
 fn public_discovery_opens_discovery_only() {
     let srv = TestServer::start_with(&["--public-discovery"]);
-    for path in [
-        "/ServiceProviderConfig",
-        "/Schemas",
-        "/ResourceTypes",
-        "/ResourceTypes/Group",
-    ] {
+    for path in ["/ServiceProviderConfig", "/Schemas", "/ResourceTypes", "/ResourceTypes/Group"] {
         let r = srv.raw("GET", path, &[], None);
         assert_eq!(r.status, 200, "{path} with --public-discovery: {r:#?}");
         assert_scim_content_type(&r);
@@ -151,15 +138,9 @@ fn restart_keeps_the_token_and_mints_no_new_one() {
     drop(first);
     let second = TestServer::start_on(&db, &[], &[]);
     assert_eq!(second.token, "", "a second start must not mint/print a token");
-    assert!(
-        !second.stdout_text().contains(&token),
-        "the token was printed again: {}",
-        second.stdout_text()
-    );
+    assert!(!second.stdout_text().contains(&token), "the token was printed again: {}", second.stdout_text());
     let auth = format!("Bearer {token}");
-    second
-        .raw("GET", "/Users", &[("Authorization", &auth)], None)
-        .expect(200);
+    second.raw("GET", "/Users", &[("Authorization", &auth)], None).expect(200);
 }
 
 #[test]
@@ -168,19 +149,20 @@ fn access_log_never_shows_the_token() {
     let db = dir.db();
     let srv = TestServer::start_on(&db, &[], &[("RUST_LOG", "info")]);
     let auth = srv.auth();
-    srv.raw("GET", "/Users", &[("Authorization", &auth)], None)
-        .expect(200);
-    srv.raw("GET", "/Users", &[("Authorization", &srv.token)], None)
-        .expect(200);
+    srv.raw("GET", "/Users", &[("Authorization", &auth)], None).expect(200);
+    srv.raw("GET", "/Users", &[("Authorization", &srv.token)], None).expect(200);
     srv.raw("GET", "/Nope", &[("Authorization", &auth)], None);
     let bad = format!("Bearer {}zz", srv.token);
-    srv.raw("GET", "/Users", &[("Authorization", &bad)], None)
-        .expect(401);
+    srv.raw("GET", "/Users", &[("Authorization", &bad)], None).expect(401);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let secret = srv.token.trim_start_matches("scimd_").to_string();
     let err = srv.stderr_text();
     assert!(!err.is_empty(), "RUST_LOG=info should produce log lines");
     assert!(!err.contains(&secret), "token secret appears in the log:\n{err}");
+    // One access-log line per request, 401s included.
+    let access: Vec<&str> = err.lines().filter(|l| l.contains("/scim/v2/")).collect();
+    assert!(access.len() >= 4, "one access-log line per request:\n{err}");
+    assert!(access.iter().any(|l| l.contains(" 401")), "401s are logged too:\n{err}");
     // stdout shows it exactly once: the startup line.
     let out = srv.stdout_text();
     assert_eq!(out.matches(&secret).count(), 1, "stdout:\n{out}");

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 /// GET /Users with this token in Bearer style; returns the status.
 fn status_with(srv: &TestServer, token: &str) -> u16 {
     let auth = format!("Bearer {token}");
-    srv.raw("GET", "/Users", &[("Authorization", &auth)], None)
-        .status
+    srv.raw("GET", "/Users", &[("Authorization", &auth)], None).status
 }
 
 fn list(db: &Path) -> String {
@@ -32,11 +31,7 @@ fn row(list_out: &str, name: &str) -> Vec<String> {
 
 /// All rows named `name`, each as its whole line.
 fn rows_named(list_out: &str, name: &str) -> Vec<String> {
-    list_out
-        .lines()
-        .filter(|l| l.split_whitespace().nth(1) == Some(name))
-        .map(String::from)
-        .collect()
+    list_out.lines().filter(|l| l.split_whitespace().nth(1) == Some(name)).map(String::from).collect()
 }
 
 fn state_of_line(line: &str) -> &str {
@@ -84,9 +79,7 @@ fn token_create_prints_a_strong_prefixed_token_once() {
         // >= 256 bits: at least 43 base64url characters (or 64 hex).
         assert!(secret.len() >= 43, "token too short: {t}");
         assert!(
-            secret
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            secret.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
             "token has characters unsafe for a header paste: {t}"
         );
     }
@@ -165,10 +158,7 @@ fn rotate_with_grace_keeps_both_tokens_working() {
     assert_eq!(status_with(&srv, &new), 200, "new token must work");
     let l = list(&srv.db);
     let states: Vec<&str> = l.lines().skip(1).map(state_of_line).collect();
-    assert!(
-        states.contains(&"expiring"),
-        "the rotated token should show as expiring during the grace:\n{l}"
-    );
+    assert!(states.contains(&"expiring"), "the rotated token should show as expiring during the grace:\n{l}");
     // The server's `default` token plus the successor are active; the old one is expiring.
     assert_eq!(states.iter().filter(|s| **s == "active").count(), 2, "{l}");
     assert_eq!(states.iter().filter(|s| **s == "expiring").count(), 1, "{l}");
@@ -250,7 +240,9 @@ fn database_files_contain_no_token_in_clear() {
     let mut files = 0;
     for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", srv.db.display());
-        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
         files += 1;
         for t in [&srv.token, &a, &b] {
             let secret = t.trim_start_matches("scimd_");
@@ -262,4 +254,83 @@ fn database_files_contain_no_token_in_clear() {
         }
     }
     assert!(files >= 1, "no database file found at {}", srv.db.display());
+}
+
+#[test]
+fn token_list_records_last_use() {
+    let srv = TestServer::start();
+    let t = cli_create_token(&srv.db, "okta", &[]);
+    let before = rows_named(&list(&srv.db), "okta")[0].clone();
+    assert_eq!(status_with(&srv, &t), 200);
+    // Last-used writes may be batched; give them a moment.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let after = rows_named(&list(&srv.db), "okta")[0].clone();
+        if after != before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "token list's last-used did not change after a request:\n{before}\n{after}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn sigterm_shuts_the_server_down_gracefully() {
+    let dir = TempDir::new("sigterm");
+    let mut cmd = scimd_command();
+    cmd.arg("--database")
+        .arg(dir.db())
+        .arg("serve")
+        .env("SCIMD_BIND", "127.0.0.1:0") // the env form of --bind
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("spawn");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains("listening on") => break,
+            Some(Ok(_)) => {}
+            _ => panic!("server did not start"),
+        }
+        assert!(Instant::now() < deadline);
+    }
+    let st = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server ignored SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
+}
+
+#[test]
+fn invalid_durations_are_refused() {
+    let dir = TempDir::new("baddur");
+    let db = dir.db();
+    for d in ["5 parsecs", "-1d", "abc", ""] {
+        let (st, out, err) = run_cli(&db, &["token", "create", "--name", "x", "--expires-in", d]);
+        assert!(!st.success(), "--expires-in {d:?} accepted: {out}");
+        assert!(!err.trim().is_empty());
+        assert!(!out.contains("scimd_"), "a token was minted for {d:?}");
+    }
+    let ok = cli_create_token(&db, "okta", &[]);
+    let (st, out, _) = run_cli(&db, &["token", "rotate", "okta", "--grace", "soon"]);
+    assert!(!st.success(), "--grace soon accepted: {out}");
+    // The failed rotation left the token as it was.
+    assert_eq!(state_of_line(&rows_named(&list(&db), "okta")[0]), "active");
+    assert!(!list(&db).contains(&ok));
+    let names: Vec<String> =
+        list(&db).lines().skip(1).filter_map(|l| l.split_whitespace().nth(1).map(String::from)).collect();
+    assert!(!names.contains(&"x".to_string()), "a failed create stored a token: {names:?}");
 }

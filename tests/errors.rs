@@ -24,12 +24,7 @@ fn json_and_scim_json_media_types_are_accepted() {
     .enumerate()
     {
         let b = body(&format!("ct{i}@example.com"));
-        let r = srv.raw(
-            "POST",
-            "/Users",
-            &[("Authorization", &auth), ("Content-Type", ct)],
-            Some(&b),
-        );
+        let r = srv.raw("POST", "/Users", &[("Authorization", &auth), ("Content-Type", ct)], Some(&b));
         assert_eq!(r.status, 201, "Content-Type {ct:?} must be accepted: {r:#?}");
         assert_scim_content_type(&r);
     }
@@ -42,12 +37,7 @@ fn other_media_types_are_415() {
     let auth = srv.auth();
     let b = body("x@example.com");
     for ct in ["text/plain", "application/xml", "application/x-www-form-urlencoded"] {
-        let r = srv.raw(
-            "POST",
-            "/Users",
-            &[("Authorization", &auth), ("Content-Type", ct)],
-            Some(&b),
-        );
+        let r = srv.raw("POST", "/Users", &[("Authorization", &auth), ("Content-Type", ct)], Some(&b));
         assert_eq!(r.status, 415, "Content-Type {ct:?}: {r:#?}");
         r.expect_error(415, None);
     }
@@ -59,8 +49,7 @@ fn a_body_without_content_type_is_415() {
     let srv = TestServer::start();
     let auth = srv.auth();
     let b = body("x@example.com");
-    srv.raw("POST", "/Users", &[("Authorization", &auth)], Some(&b))
-        .expect_error(415, None);
+    srv.raw("POST", "/Users", &[("Authorization", &auth)], Some(&b)).expect_error(415, None);
     assert_eq!(srv.count("/Users"), 0);
 }
 
@@ -71,13 +60,8 @@ fn wrong_media_type_on_put_and_patch_is_415() {
     let id = id_of(&u);
     let auth = srv.auth();
     let put = serde_json::to_vec(&user_body("changed@example.com")).unwrap();
-    srv.raw(
-        "PUT",
-        &format!("/Users/{id}"),
-        &[("Authorization", &auth), ("Content-Type", "text/plain")],
-        Some(&put),
-    )
-    .expect_error(415, None);
+    srv.raw("PUT", &format!("/Users/{id}"), &[("Authorization", &auth), ("Content-Type", "text/plain")], Some(&put))
+        .expect_error(415, None);
     let patch = serde_json::to_vec(&patch_body(json!([{"op":"replace","value":{"active":false}}]))).unwrap();
     srv.raw(
         "PATCH",
@@ -106,12 +90,7 @@ fn malformed_json_is_400_invalid_syntax() {
         ("POST", "/Users/.search".to_string()),
     ] {
         for b in bad {
-            let r = srv.raw(
-                method,
-                &path,
-                &[("Authorization", &auth), ("Content-Type", SCIM_JSON)],
-                Some(b),
-            );
+            let r = srv.raw(method, &path, &[("Authorization", &auth), ("Content-Type", SCIM_JSON)], Some(b));
             assert_eq!(r.status, 400, "{method} {path} with {b:?}: {r:#?}");
             r.expect_error(400, Some("invalidSyntax"));
         }
@@ -165,13 +144,7 @@ fn unknown_routes_are_scim_404() {
         assert_eq!(r.status, 404, "{path}: {r:#?}");
         r.expect_error(404, None);
     }
-    let r = raw(
-        &srv.agent,
-        "GET",
-        &format!("{}/not-scim", srv.origin),
-        &[("Authorization", &srv.auth())],
-        None,
-    );
+    let r = raw(&srv.agent, "GET", &format!("{}/not-scim", srv.origin), &[("Authorization", &srv.auth())], None);
     r.expect_error(404, None);
 }
 
@@ -182,13 +155,9 @@ fn unknown_ids_are_scim_404() {
         srv.get(&format!("/Users/{id}")).expect_error(404, None);
         srv.get(&format!("/Groups/{id}")).expect_error(404, None);
         srv.delete(&format!("/Users/{id}")).expect_error(404, None);
-        srv.put(&format!("/Users/{id}"), &user_body("nobody@example.com"))
+        srv.put(&format!("/Users/{id}"), &user_body("nobody@example.com")).expect_error(404, None);
+        srv.patch(&format!("/Users/{id}"), &patch_body(json!([{"op":"replace","value":{"active":false}}])))
             .expect_error(404, None);
-        srv.patch(
-            &format!("/Users/{id}"),
-            &patch_body(json!([{"op":"replace","value":{"active":false}}])),
-        )
-        .expect_error(404, None);
     }
     assert_eq!(srv.count("/Users"), 0, "PUT on an unknown id must not create");
 }
@@ -205,4 +174,15 @@ fn success_responses_are_scim_json() {
         r.expect(200);
         assert_scim_content_type(&r);
     }
+}
+
+#[test]
+fn wrong_method_on_a_known_path_is_a_scim_error() {
+    let srv = TestServer::start();
+    let r = srv.patch("/Users", &patch_body(json!([])));
+    assert!(r.status == 404 || r.status == 405, "{r:#?}");
+    r.expect_error(r.status, None);
+    let r = srv.delete("/ServiceProviderConfig");
+    assert!(r.status == 404 || r.status == 405, "{r:#?}");
+    r.expect_error(r.status, None);
 }

@@ -42,12 +42,7 @@ fn names(srv: &TestServer, filter: &str) -> Vec<String> {
     let r = srv.filter("/Users", filter);
     assert_eq!(r.status, 200, "filter {filter:?}: {r:#?}");
     assert_eq!(r.total(), r.resources().len() as i64, "filter {filter:?}");
-    sorted(
-        r.field("userName")
-            .iter()
-            .map(|u| u.split('@').next().unwrap_or_default().to_string())
-            .collect(),
-    )
+    sorted(r.field("userName").iter().map(|u| u.split('@').next().unwrap_or_default().to_string()).collect())
 }
 
 #[track_caller]
@@ -143,11 +138,7 @@ fn logical_operators_and_precedence() {
     check(&srv, r#"(userName sw "c" or userName sw "a") and title pr"#, &["alice"]);
     check(&srv, r#"not (userName sw "a") and active eq true"#, &["carol", "dave"]);
     check(&srv, r#"not (userName sw "a" or userName sw "b")"#, &["carol", "dave"]);
-    check(
-        &srv,
-        r#"((name.familyName eq "Smith") and (not (title pr))) or nickName eq "BOBBY""#,
-        &["bob", "carol"],
-    );
+    check(&srv, r#"((name.familyName eq "Smith") and (not (title pr))) or nickName eq "BOBBY""#, &["bob", "carol"]);
 }
 
 #[test]
@@ -208,10 +199,7 @@ fn filter_with_paging_and_search() {
     assert_eq!(r.total(), 3);
     assert_eq!(r.json["itemsPerPage"], 1);
     assert_eq!(r.field("userName"), strs(&["bob@example.com"]));
-    let r = srv.post(
-        "/Users/.search",
-        &json!({"schemas": [SEARCH_SCHEMA], "filter": "emails[type eq \"home\"]"}),
-    );
+    let r = srv.post("/Users/.search", &json!({"schemas": [SEARCH_SCHEMA], "filter": "emails[type eq \"home\"]"}));
     r.expect(200);
     assert_eq!(sorted(r.field("userName")), strs(&["alice@example.com", "carol@test.org"]));
 }
@@ -290,4 +278,31 @@ fn hostile_filters_error_without_crashing() {
     assert!(r.status == 200 || r.status == 400 || r.status == 413, "{}", r.status);
     // Still alive and correct.
     check(&srv, r#"userName eq "alice@example.com""#, &["alice"]);
+}
+
+#[test]
+fn plus_encoded_spaces_in_the_query() {
+    let srv = setup();
+    let r = srv.get("/Users?filter=userName+eq+%22bob%40example.com%22");
+    r.expect(200);
+    assert_eq!(r.field("userName"), strs(&["bob@example.com"]));
+}
+
+#[test]
+fn group_filters() {
+    let srv = setup();
+    for (n, ext) in [("Engineering", "e-1"), ("Eng Ops", "E-2"), ("Sales", "s-3")] {
+        srv.post("/Groups", &json!({"schemas": [GROUP_SCHEMA], "displayName": n, "externalId": ext})).expect(201);
+    }
+    let g = |f: &str| {
+        let r = srv.filter("/Groups", f);
+        assert_eq!(r.status, 200, "{f}: {r:#?}");
+        sorted(r.field("displayName"))
+    };
+    assert_eq!(g("displayName eq \"ENGINEERING\""), strs(&["Engineering"]));
+    assert_eq!(g("displayName sw \"eng\""), strs(&["Eng Ops", "Engineering"]));
+    assert_eq!(g("displayName co \"ops\" or externalId eq \"s-3\""), strs(&["Eng Ops", "Sales"]));
+    assert_eq!(g("externalId eq \"e-2\""), Vec::<String>::new());
+    assert_eq!(g("not (displayName sw \"Eng\")"), strs(&["Sales"]));
+    srv.filter("/Groups", "displayName eq \"x\" and").expect_error(400, Some("invalidFilter"));
 }

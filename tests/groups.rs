@@ -155,10 +155,8 @@ fn display_name_is_required_and_unique_case_insensitively() {
         srv.post("/Groups", &json!({"schemas": [GROUP_SCHEMA], "displayName": name}))
             .expect_error(409, Some("uniqueness"));
     }
-    srv.post("/Groups", &json!({"schemas": [GROUP_SCHEMA]}))
-        .expect_error(400, None);
-    srv.post("/Groups", &json!({"schemas": [GROUP_SCHEMA], "displayName": 5}))
-        .expect_error(400, None);
+    srv.post("/Groups", &json!({"schemas": [GROUP_SCHEMA]})).expect_error(400, None);
+    srv.post("/Groups", &json!({"schemas": [GROUP_SCHEMA], "displayName": 5})).expect_error(400, None);
     assert_eq!(srv.count("/Groups"), 1);
 }
 
@@ -259,7 +257,8 @@ fn malformed_member_paths_change_nothing() {
     let a = id_of(&srv.create_user("a@x.org"));
     let gid = id_of(&srv.create_group("G", &[&a]));
     let before = get_group(&srv, &gid);
-    for path in ["members[value eq", "members[value eq \"x\"", "members[]", "members[value zz \"x\"]", "members..value"] {
+    for path in ["members[value eq", "members[value eq \"x\"", "members[]", "members[value zz \"x\"]", "members..value"]
+    {
         let r = srv.patch(&gpath(&gid), &patch_body(json!([{"op":"remove","path":path}])));
         assert_eq!(r.status, 400, "path {path:?}: {r:#?}");
         r.expect_error(400, None);
@@ -287,7 +286,8 @@ fn rename_via_path_and_via_value_object_with_own_id() {
     assert_eq!(r.json["groups"][0]["display"], "New");
     // A different id is refused.
     let before = get_group(&srv, &gid);
-    let r = srv.patch(&gpath(&gid), &patch_body(json!([{"op":"replace","value":{"id":UNKNOWN,"displayName":"Other"}}])));
+    let r =
+        srv.patch(&gpath(&gid), &patch_body(json!([{"op":"replace","value":{"id":UNKNOWN,"displayName":"Other"}}])));
     r.expect_error(400, None);
     assert_eq!(get_group(&srv, &gid), before);
 }
@@ -352,18 +352,14 @@ fn put_replaces_members_and_name() {
     srv.put(&gpath(&gid), &json!({"schemas": [GROUP_SCHEMA], "displayName": "X", "members": [{"value": UNKNOWN}]}))
         .expect_error(400, Some("invalidValue"));
     assert_eq!(get_group(&srv, &gid), before);
-    srv.put(&gpath(UNKNOWN), &json!({"schemas": [GROUP_SCHEMA], "displayName": "X"}))
-        .expect_error(404, None);
+    srv.put(&gpath(UNKNOWN), &json!({"schemas": [GROUP_SCHEMA], "displayName": "X"})).expect_error(404, None);
 }
 
 #[test]
 fn list_filter_paging_projection_and_search() {
     let srv = TestServer::start();
     let a = id_of(&srv.create_user("a@x.org"));
-    let ids: Vec<String> = ["Eng", "Sales", "Ops"]
-        .iter()
-        .map(|n| id_of(&srv.create_group(n, &[&a])))
-        .collect();
+    let ids: Vec<String> = ["Eng", "Sales", "Ops"].iter().map(|n| id_of(&srv.create_group(n, &[&a]))).collect();
     let r = srv.get("/Groups");
     r.expect(200);
     assert_eq!(r.json["schemas"], json!([LIST_SCHEMA]));
@@ -497,20 +493,15 @@ fn group_etags() {
     let gid = id_of(&srv.create_group("E", &[]));
     let g = srv.get(&gpath(&gid));
     let etag = g.etag();
-    srv.send("GET", &gpath(&gid), &[("If-None-Match", &etag)], None)
-        .expect(304);
+    srv.send("GET", &gpath(&gid), &[("If-None-Match", &etag)], None).expect(304);
     let p = patch_body(json!([{"op":"replace","path":"displayName","value":"E2"}]));
-    srv.send("PATCH", &gpath(&gid), &[("If-Match", "W/\"424242\"")], Some(&p))
-        .expect_error(412, None);
+    srv.send("PATCH", &gpath(&gid), &[("If-Match", "W/\"424242\"")], Some(&p)).expect_error(412, None);
     assert_eq!(get_group(&srv, &gid)["displayName"], "E");
-    srv.send("PATCH", &gpath(&gid), &[("If-Match", &etag)], Some(&p))
-        .expect(204);
+    srv.send("PATCH", &gpath(&gid), &[("If-Match", &etag)], Some(&p)).expect(204);
     let g2 = srv.get(&gpath(&gid));
     assert_ne!(g2.etag(), etag);
-    srv.send("DELETE", &gpath(&gid), &[("If-Match", &etag)], None)
-        .expect_error(412, None);
-    srv.send("DELETE", &gpath(&gid), &[("If-Match", &g2.etag())], None)
-        .expect(204);
+    srv.send("DELETE", &gpath(&gid), &[("If-Match", &etag)], None).expect_error(412, None);
+    srv.send("DELETE", &gpath(&gid), &[("If-Match", &g2.etag())], None).expect(204);
 }
 
 #[test]
@@ -521,5 +512,64 @@ fn unknown_group_ids_are_404() {
         srv.delete(&gpath(id)).expect_error(404, None);
         srv.patch(&gpath(id), &patch_body(json!([{"op":"replace","path":"displayName","value":"x"}])))
             .expect_error(404, None);
+    }
+}
+
+#[test]
+fn concurrent_member_adds_are_not_lost() {
+    let srv = TestServer::start();
+    let users: Vec<String> = (0..24).map(|i| id_of(&srv.create_user(&format!("m{i}@x.org")))).collect();
+    let gid = id_of(&srv.create_group("Busy", &[]));
+    std::thread::scope(|s| {
+        for chunk in users.chunks(6) {
+            let srv = &srv;
+            let gid = &gid;
+            s.spawn(move || {
+                for u in chunk {
+                    let r = srv
+                        .patch(&gpath(gid), &patch_body(json!([{"op":"add","path":"members","value":[{"value":u}]}])));
+                    assert_eq!(r.status, 204, "{r:#?}");
+                }
+            });
+        }
+    });
+    let g = get_group(&srv, &gid);
+    assert_eq!(member_ids(&g), sorted(users.clone()), "a concurrent add was lost");
+}
+
+#[test]
+fn a_group_lists_all_of_its_members() {
+    let srv = TestServer::start();
+    let users: Vec<String> = (0..150).map(|i| id_of(&srv.create_user(&format!("big{i:03}@x.org")))).collect();
+    let refs: Vec<&str> = users.iter().map(String::as_str).collect();
+    let gid = id_of(&srv.create_group("Big", &refs));
+    assert_eq!(member_ids(&get_group(&srv, &gid)), sorted(users.clone()));
+    // Remove one from the middle.
+    let g = patch_group(&srv, &gid, json!([{"op":"remove","path":format!("members[value eq \"{}\"]", users[75])}]));
+    assert_eq!(g["members"].as_array().unwrap().len(), 149);
+    assert!(!member_ids(&g).contains(&users[75]));
+    let r = srv.get(&format!("/Groups?filter={}&excludedAttributes=members", enc("displayName eq \"Big\"")));
+    assert_eq!(r.ids(), vec![gid.clone()]);
+    assert!(r.resources()[0].get("members").is_none());
+}
+
+#[test]
+fn bad_group_patch_requests_change_nothing() {
+    let srv = TestServer::start();
+    let a = id_of(&srv.create_user("a@x.org"));
+    let gid = id_of(&srv.create_group("G", &[&a]));
+    let before = get_group(&srv, &gid);
+    for body in [
+        patch_body(json!([{"op":"frobnicate","path":"members","value":[]}])),
+        patch_body(json!([{"op":"add","path":"members","value":"not-a-list-of-members"}])),
+        patch_body(json!([{"op":"replace","path":"displayName","value":""}])),
+        patch_body(json!([{"op":"remove","path":"displayName"}])),
+        patch_body(json!([{"op":"replace","path":"displayName","value":"X"}, {"op":"remove"}])),
+        json!({"schemas": [PATCH_SCHEMA]}),
+    ] {
+        let r = srv.patch(&gpath(&gid), &body);
+        assert_eq!(r.status, 400, "{body}: {r:#?}");
+        r.expect_error(400, None);
+        assert_eq!(get_group(&srv, &gid), before, "{body} changed the group");
     }
 }

@@ -37,10 +37,7 @@ fn patch_ok(srv: &TestServer, id: &str, ops: Value) -> Value {
 }
 
 fn email<'a>(u: &'a Value, ty: &str) -> Vec<&'a Value> {
-    u["emails"]
-        .as_array()
-        .map(|a| a.iter().filter(|e| e["type"] == ty).collect())
-        .unwrap_or_default()
+    u["emails"].as_array().map(|a| a.iter().filter(|e| e["type"] == ty).collect()).unwrap_or_default()
 }
 
 #[test]
@@ -155,8 +152,12 @@ fn op_names_are_case_insensitive_and_string_booleans_coerced() {
     assert_eq!(u["active"], json!(false), "\"False\" must become a JSON boolean");
     let u = patch_ok(&srv, &id, json!([{"op":"REPLACE","value":{"active":"True"}}]));
     assert_eq!(u["active"], json!(true));
-    let u = patch_ok(&srv, &id, json!([{"op":"Add","path":"nickName","value":"p"},
-                                       {"op":"Remove","path":"title"}]));
+    let u = patch_ok(
+        &srv,
+        &id,
+        json!([{"op":"Add","path":"nickName","value":"p"},
+                                       {"op":"Remove","path":"title"}]),
+    );
     assert_eq!(u["nickName"], "p");
     assert!(u.get("title").is_none());
 }
@@ -206,12 +207,7 @@ fn setting_a_primary_clears_the_other_primaries() {
         &id,
         json!([{"op":"add","path":"emails","value":[{"value":"p2@x.org","type":"other","primary":true}]}]),
     );
-    let primaries: Vec<&Value> = u["emails"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["primary"] == true)
-        .collect();
+    let primaries: Vec<&Value> = u["emails"].as_array().unwrap().iter().filter(|e| e["primary"] == true).collect();
     assert_eq!(primaries.len(), 1, "at most one primary (RFC 7644 §3.5.2): {u:#}");
     assert_eq!(primaries[0]["value"], "p2@x.org");
 }
@@ -258,27 +254,18 @@ fn error_types_for_bad_operations() {
     let (srv, id) = setup();
     let path = format!("/Users/{id}");
     // RFC 7644 §3.5.2.2: remove without path -> noTarget.
-    srv.patch(&path, &patch_body(json!([{"op":"remove"}])))
-        .expect_error(400, Some("noTarget"));
+    srv.patch(&path, &patch_body(json!([{"op":"remove"}]))).expect_error(400, Some("noTarget"));
     // Removing a required attribute.
     let r = srv.patch(&path, &patch_body(json!([{"op":"remove","path":"userName"}])));
     r.expect_error(400, None);
-    assert!(
-        ["mutability", "invalidValue"].contains(&r.json["scimType"].as_str().unwrap_or("")),
-        "{r:#?}"
-    );
+    assert!(["mutability", "invalidValue"].contains(&r.json["scimType"].as_str().unwrap_or("")), "{r:#?}");
     // Malformed path.
     let r = srv.patch(&path, &patch_body(json!([{"op":"replace","path":"emails[type eq \"work\"","value":"x"}])));
     r.expect_error(400, None);
-    assert!(
-        ["invalidPath", "invalidFilter"].contains(&r.json["scimType"].as_str().unwrap_or("")),
-        "{r:#?}"
-    );
+    assert!(["invalidPath", "invalidFilter"].contains(&r.json["scimType"].as_str().unwrap_or("")), "{r:#?}");
     // Not a PatchOp at all.
-    srv.patch(&path, &json!({"schemas": [PATCH_SCHEMA]}))
-        .expect_error(400, None);
-    srv.patch(&path, &json!({"schemas": [PATCH_SCHEMA], "Operations": "replace"}))
-        .expect_error(400, None);
+    srv.patch(&path, &json!({"schemas": [PATCH_SCHEMA]})).expect_error(400, None);
+    srv.patch(&path, &json!({"schemas": [PATCH_SCHEMA], "Operations": "replace"})).expect_error(400, None);
 }
 
 #[test]
@@ -321,4 +308,29 @@ fn patch_response_honours_attributes() {
     assert_eq!(r.json["userName"], "pat@example.com");
     assert!(r.json.get("title").is_none(), "{:#}", r.json);
     assert_eq!(srv.get(&format!("/Users/{id}")).json["title"], "X");
+}
+
+#[test]
+fn filtered_paths_on_addresses() {
+    let (srv, id) = setup();
+    let u = patch_ok(
+        &srv,
+        &id,
+        json!([{"op":"add","path":"addresses","value":[
+            {"type":"work","streetAddress":"1 Main St","locality":"Springfield","country":"US"},
+            {"type":"home","locality":"Shelbyville"}]}]),
+    );
+    assert_eq!(u["addresses"].as_array().unwrap().len(), 2);
+    let u = patch_ok(
+        &srv,
+        &id,
+        json!([{"op":"replace","path":"addresses[type eq \"work\"].locality","value":"Capital City"}]),
+    );
+    let work: Vec<&Value> = u["addresses"].as_array().unwrap().iter().filter(|a| a["type"] == "work").collect();
+    assert_eq!(work[0]["locality"], "Capital City");
+    assert_eq!(work[0]["streetAddress"], "1 Main St");
+    let u = patch_ok(&srv, &id, json!([{"op":"remove","path":"addresses[type eq \"work\"]"}]));
+    let addrs = u["addresses"].as_array().unwrap();
+    assert_eq!(addrs.len(), 1);
+    assert_eq!(addrs[0]["locality"], "Shelbyville");
 }

@@ -105,12 +105,7 @@ fn meta_location_uses_the_configured_base_url() {
     assert_eq!(r.header("location"), Some(want.as_str()));
     // Never the Host header.
     let auth = srv.auth();
-    let r = srv.raw(
-        "GET",
-        &format!("/Users/{id}"),
-        &[("Authorization", &auth), ("Host", "evil.example.net")],
-        None,
-    );
+    let r = srv.raw("GET", &format!("/Users/{id}"), &[("Authorization", &auth), ("Host", "evil.example.net")], None);
     r.expect(200);
     assert_eq!(r.json["meta"]["location"], json!(want));
 }
@@ -157,14 +152,26 @@ fn invalid_bodies_are_400_and_write_nothing() {
         ("active not boolean", json!({"schemas": [USER_SCHEMA], "userName": "a@x", "active": "maybe"})),
         ("name not complex", json!({"schemas": [USER_SCHEMA], "userName": "a@x", "name": "A B"})),
         ("emails not a list of objects", json!({"schemas": [USER_SCHEMA], "userName": "a@x", "emails": [42]})),
-        ("two primaries", json!({"schemas": [USER_SCHEMA], "userName": "a@x", "emails": [
-            {"value": "a@x", "primary": true}, {"value": "b@x", "primary": true}]})),
-        ("unknown schema attribute", json!({"schemas": [USER_SCHEMA], "userName": "a@x",
-            "urn:example:unknown:1.0:User": {"x": 1}})),
-        ("unknown schema in schemas", json!({"schemas": [USER_SCHEMA, "urn:example:unknown:1.0:User"],
-            "userName": "a@x"})),
-        ("enterprise not an object", json!({"schemas": [USER_SCHEMA, ENTERPRISE], "userName": "a@x",
-            ENTERPRISE: "nope"})),
+        (
+            "two primaries",
+            json!({"schemas": [USER_SCHEMA], "userName": "a@x", "emails": [
+            {"value": "a@x", "primary": true}, {"value": "b@x", "primary": true}]}),
+        ),
+        (
+            "unknown schema attribute",
+            json!({"schemas": [USER_SCHEMA], "userName": "a@x",
+            "urn:example:unknown:1.0:User": {"x": 1}}),
+        ),
+        (
+            "unknown schema in schemas",
+            json!({"schemas": [USER_SCHEMA, "urn:example:unknown:1.0:User"],
+            "userName": "a@x"}),
+        ),
+        (
+            "enterprise not an object",
+            json!({"schemas": [USER_SCHEMA, ENTERPRISE], "userName": "a@x",
+            ENTERPRISE: "nope"}),
+        ),
     ];
     for (what, body) in cases {
         let r = srv.post("/Users", &body);
@@ -210,8 +217,7 @@ fn rename_onto_a_taken_user_name_is_409_and_changes_nothing() {
     let before = srv.get(&format!("/Users/{id}")).json;
     let mut put = user_body("TAKEN@example.com");
     put["title"] = json!("changed");
-    srv.put(&format!("/Users/{id}"), &put)
-        .expect_error(409, Some("uniqueness"));
+    srv.put(&format!("/Users/{id}"), &put).expect_error(409, Some("uniqueness"));
     srv.patch(
         &format!("/Users/{id}"),
         &patch_body(json!([{"op":"replace","path":"title","value":"x"},
@@ -311,20 +317,16 @@ fn etags_if_none_match_and_if_match() {
     let r = srv.send("GET", &path, &[("If-None-Match", &etag)], None);
     r.expect(304);
     assert!(r.text.is_empty());
-    srv.send("GET", &path, &[("If-None-Match", "W/\"999999\"")], None)
-        .expect(200);
+    srv.send("GET", &path, &[("If-None-Match", "W/\"999999\"")], None).expect(200);
 
     // Stale If-Match on PUT / PATCH / DELETE -> 412, nothing changed.
     let stale = "W/\"999999\"";
     let mut body = user_body("etag@example.com");
     body["title"] = json!("nope");
-    srv.send("PUT", &path, &[("If-Match", stale)], Some(&body))
-        .expect_error(412, None);
+    srv.send("PUT", &path, &[("If-Match", stale)], Some(&body)).expect_error(412, None);
     let p = patch_body(json!([{"op":"replace","path":"title","value":"nope"}]));
-    srv.send("PATCH", &path, &[("If-Match", stale)], Some(&p))
-        .expect_error(412, None);
-    srv.send("DELETE", &path, &[("If-Match", stale)], None)
-        .expect_error(412, None);
+    srv.send("PATCH", &path, &[("If-Match", stale)], Some(&p)).expect_error(412, None);
+    srv.send("DELETE", &path, &[("If-Match", stale)], None).expect_error(412, None);
     let now = srv.get(&path);
     assert!(now.json.get("title").is_none(), "412 must not write: {:#}", now.json);
     assert_eq!(now.etag(), etag);
@@ -337,15 +339,14 @@ fn etags_if_none_match_and_if_match() {
     assert_ne!(etag2, etag);
     assert_eq!(etag2, r.json["meta"]["version"].as_str().unwrap());
     // The old ETag is now stale.
-    srv.send("PUT", &path, &[("If-Match", &etag)], Some(&body))
-        .expect_error(412, None);
+    srv.send("PUT", &path, &[("If-Match", &etag)], Some(&body)).expect_error(412, None);
+    body["title"] = json!("changed by PUT");
     let r = srv.send("PUT", &path, &[("If-Match", &etag2)], Some(&body));
     r.expect(200);
     let etag3 = r.etag();
-    srv.send("GET", &path, &[("If-None-Match", &etag2)], None)
-        .expect(200);
-    srv.send("DELETE", &path, &[("If-Match", &etag3)], None)
-        .expect(204);
+    assert_ne!(etag3, etag2, "a PUT that changes the user moves the ETag");
+    srv.send("GET", &path, &[("If-None-Match", &etag2)], None).expect(200);
+    srv.send("DELETE", &path, &[("If-Match", &etag3)], None).expect(204);
 }
 
 #[test]
@@ -354,10 +355,7 @@ fn last_modified_moves_and_created_stays() {
     let u = srv.create_user("lm@example.com");
     let id = id_of(&u);
     std::thread::sleep(std::time::Duration::from_millis(20));
-    let r = srv.patch(
-        &format!("/Users/{id}"),
-        &patch_body(json!([{"op":"replace","path":"title","value":"T"}])),
-    );
+    let r = srv.patch(&format!("/Users/{id}"), &patch_body(json!([{"op":"replace","path":"title","value":"T"}])));
     r.expect(200);
     assert_eq!(r.json["meta"]["created"], u["meta"]["created"]);
     assert_ne!(r.json["meta"]["lastModified"], u["meta"]["lastModified"]);
@@ -405,6 +403,12 @@ fn list_pages_are_stable_and_complete() {
     r.expect(200);
     assert_eq!(r.total(), 5);
     assert_eq!(r.json["itemsPerPage"], 0);
+    // A negative count is interpreted as 0 (RFC 7644 §3.4.2.4).
+    let r = srv.get("/Users?count=-1");
+    r.expect(200);
+    assert_eq!(r.total(), 5);
+    assert_eq!(r.json["itemsPerPage"], 0);
+    assert_eq!(r.json["Resources"], json!([]));
     // startIndex < 1 is treated as 1.
     let r = srv.get("/Users?startIndex=0&count=2");
     r.expect(200);
@@ -542,10 +546,7 @@ fn search_endpoint() {
     assert_eq!(r.field("userName"), strs(&["s3@x.org", "s2@x.org"]));
     assert!(r.resources()[0].get("emails").is_none());
     // excludedAttributes and no filter.
-    let r = srv.post(
-        "/Users/.search",
-        &json!({"schemas": [SEARCH_SCHEMA], "excludedAttributes": ["emails"]}),
-    );
+    let r = srv.post("/Users/.search", &json!({"schemas": [SEARCH_SCHEMA], "excludedAttributes": ["emails"]}));
     r.expect(200);
     assert_eq!(r.ids(), ids);
     assert!(r.resources().iter().all(|x| x.get("emails").is_none()));
@@ -563,4 +564,105 @@ fn list_resources_carry_meta() {
     assert_eq!(x["meta"]["resourceType"], "User");
     assert_eq!(x["meta"]["location"], u["meta"]["location"]);
     assert!(x["schemas"].as_array().is_some_and(|s| s.iter().any(|v| v == USER_SCHEMA)));
+}
+
+#[test]
+fn concurrent_creates_of_one_user_name_yield_exactly_one_201() {
+    let srv = TestServer::start();
+    let statuses: Vec<Resp> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let srv = &srv;
+                s.spawn(move || {
+                    let name = if i % 2 == 0 { "race@example.com" } else { "RACE@example.com" };
+                    srv.post("/Users", &user_body(name))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let created = statuses.iter().filter(|r| r.status == 201).count();
+    assert_eq!(created, 1, "{statuses:#?}");
+    for r in statuses.iter().filter(|r| r.status != 201) {
+        r.expect_error(409, Some("uniqueness"));
+    }
+    assert_eq!(srv.count("/Users"), 1);
+}
+
+#[test]
+fn concurrent_updates_of_different_users_all_land() {
+    let srv = TestServer::start();
+    let ids: Vec<String> = (0..8).map(|i| id_of(&srv.create_user(&format!("c{i}@example.com")))).collect();
+    std::thread::scope(|s| {
+        for (i, id) in ids.iter().enumerate() {
+            let srv = &srv;
+            s.spawn(move || {
+                for j in 0..5 {
+                    let r = srv.patch(
+                        &format!("/Users/{id}"),
+                        &patch_body(json!([{"op":"replace","path":"title","value":format!("t{i}-{j}")}])),
+                    );
+                    r.expect(200);
+                }
+            });
+        }
+    });
+    for (i, id) in ids.iter().enumerate() {
+        let r = srv.get(&format!("/Users/{id}"));
+        assert_eq!(r.json["title"], json!(format!("t{i}-4")));
+    }
+}
+
+#[test]
+fn passwords_are_not_stored_in_clear() {
+    let srv = TestServer::start();
+    let mut b = user_body("secret@example.com");
+    b["password"] = json!("Pl41n-T3xt-Pa55w0rd-1");
+    let u = srv.create_user_body(&b);
+    let id = id_of(&u);
+    let r = srv.patch(
+        &format!("/Users/{id}"),
+        &patch_body(json!([{"op":"replace","value":{"password":"Pl41n-T3xt-Pa55w0rd-2"}}])),
+    );
+    r.expect(200);
+    let mut put = user_body("secret@example.com");
+    put["password"] = json!("Pl41n-T3xt-Pa55w0rd-3");
+    srv.put(&format!("/Users/{id}"), &put).expect(200);
+    let mut files = 0;
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", srv.db.display());
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        files += 1;
+        for pw in ["Pl41n-T3xt-Pa55w0rd-1", "Pl41n-T3xt-Pa55w0rd-2", "Pl41n-T3xt-Pa55w0rd-3"] {
+            assert!(!bytes.windows(pw.len()).any(|w| w == pw.as_bytes()), "{path} holds the password {pw} in clear");
+        }
+    }
+    assert!(files >= 1);
+    let all = srv.get("/Users");
+    assert!(!all.text.contains("Pl41n-T3xt"));
+}
+
+#[test]
+fn non_ascii_user_names_round_trip_and_match_case_insensitively() {
+    let srv = TestServer::start();
+    let u = srv.create_user("zoë.łukasz@example.com");
+    assert_eq!(u["userName"], "zoë.łukasz@example.com");
+    let r = srv.filter("/Users", "userName eq \"zoë.łukasz@example.com\"");
+    assert_eq!(r.ids(), vec![id_of(&u)]);
+    // caseExact=false applies beyond ASCII (RFC 7643 §2.3.1 / §4.1.1).
+    let r = srv.filter("/Users", "userName eq \"ZOË.ŁUKASZ@EXAMPLE.COM\"");
+    assert_eq!(r.ids(), vec![id_of(&u)], "non-ASCII case-insensitive match");
+    srv.post("/Users", &user_body("ZOË.ŁUKASZ@example.com")).expect_error(409, Some("uniqueness"));
+}
+
+#[test]
+fn base_url_from_the_environment() {
+    let dir = TempDir::new("envbase");
+    let srv = TestServer::start_on(&dir.db(), &[], &[("SCIMD_BASE_URL", "https://idp-facing.example.org/scim/v2")]);
+    let r = srv.post("/Users", &user_body("env@example.com"));
+    r.expect(201);
+    let id = id_of(&r.json);
+    assert_eq!(r.json["meta"]["location"], json!(format!("https://idp-facing.example.org/scim/v2/Users/{id}")));
 }

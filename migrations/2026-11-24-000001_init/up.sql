@@ -19,11 +19,13 @@ CREATE INDEX api_tokens_name ON api_tokens (name);
 CREATE TABLE users (
     seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
-    -- RFC 7643 §4.1.1: userName is caseExact=false and unique.
-    user_name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    -- RFC 7643 §4.1.1: userName is caseExact=false and unique. The *_folded columns hold the value
+    -- lower-cased in full Unicode (SQLite's NOCASE folds only ASCII); the spelling the client sent is in
+    -- `resource`. NOCASE on them keeps LIKE 'x%' (the `sw` operator) able to use the index.
+    user_name_folded TEXT NOT NULL UNIQUE COLLATE NOCASE,
     -- RFC 7643 §3.1: externalId is caseExact=true.
     external_id TEXT,
-    display_name TEXT COLLATE NOCASE,
+    display_name_folded TEXT COLLATE NOCASE,
     active INTEGER NOT NULL DEFAULT 1,
     created TEXT NOT NULL,
     last_modified TEXT NOT NULL,
@@ -31,7 +33,7 @@ CREATE TABLE users (
     resource TEXT NOT NULL
 );
 CREATE INDEX users_external_id ON users (external_id);
-CREATE INDEX users_display_name ON users (display_name);
+CREATE INDEX users_display_name ON users (display_name_folded);
 CREATE INDEX users_active ON users (active);
 CREATE INDEX users_created ON users (created);
 CREATE INDEX users_last_modified ON users (last_modified);
@@ -39,7 +41,7 @@ CREATE INDEX users_last_modified ON users (last_modified);
 CREATE TABLE groups (
     seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
-    display_name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name_folded TEXT NOT NULL UNIQUE COLLATE NOCASE,
     external_id TEXT,
     created TEXT NOT NULL,
     last_modified TEXT NOT NULL,

@@ -92,6 +92,7 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
         config.base_url = explicit_base.unwrap_or_else(|| format!("http://{addr}{}", config.path_prefix));
         let state = AppState::new(store, config.clone(), jwt);
         let (server, addrs) = http::serve(state, listener).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        http::shutdown_on_signals(&server).map_err(|e| format!("cannot install signal handlers: {e}"))?;
         if let Some(m) = minted {
             println!("API token (shown once): {}", m.secret);
         }

@@ -94,6 +94,21 @@ async fn add_server_header(
     Ok(res)
 }
 
+/// Stops `server` gracefully (in-flight requests finish, up to the shutdown timeout) on SIGINT or SIGTERM.
+/// The handlers are installed when this returns, so a signal sent right after start-up is not lost.
+pub fn shutdown_on_signals(server: &actix_web::dev::Server) -> std::io::Result<()> {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        futures_util::future::select(Box::pin(terminate.recv()), Box::pin(interrupt.recv())).await;
+        log::info!("signal received: shutting down gracefully");
+        handle.stop(true).await;
+    });
+    Ok(())
+}
+
 /// Builds the server on an already bound listener. Returns it, not yet awaited, with its addresses.
 pub fn serve(
     state: AppState,
@@ -112,6 +127,8 @@ pub fn serve(
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(10)
+    // Signals are handled by the caller (see `shutdown_on_signals`), installed before it announces readiness.
+    .disable_signals()
     .listen(listener)?;
     let addrs = server.addrs();
     Ok((server.run(), addrs))

@@ -4,7 +4,7 @@
 //! * User-supplied text is never spliced into SQL: every value, and every JSON path (built from
 //!   schema-canonical names), is a `?` parameter. Only table and column names, which are constants
 //!   here, appear in the SQL text.
-//! * Hot attributes map to indexed columns (`users.user_name`, `users.external_id`, ...); everything
+//! * Hot attributes map to indexed columns (`users.user_name_folded`, `users.external_id`, ...); everything
 //!   else is read from the `resource` JSON with `json_extract` / `json_each`. Membership (`Group.members`,
 //!   `User.groups`) comes from the `group_members` table, never from JSON; `groups` includes indirect
 //!   memberships through nested groups (a recursive CTE; `UNION` so cycles terminate).
@@ -14,7 +14,7 @@
 //!   (`é` and `É` differ); caseExact=true strings compare bytewise (`=`, `instr`, `substr`).
 //! * `id`, `members.value` and `groups.value` compare exactly: ids are caseExact (RFC 7643 §3.1).
 
-use super::TIMESTAMP_FORMAT;
+use super::{fold_case, TIMESTAMP_FORMAT};
 use crate::scim::error::{ScimError, ScimResult, ScimType};
 use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
 use crate::scim::schema::{AttrDef, AttrType, ResourceType, Returned, Schemas};
@@ -217,6 +217,9 @@ struct Scalar {
     kind: Kind,
     /// caseExact=false: compare with NOCASE / LIKE.
     nocase: bool,
+    /// The column holds `fold_case` keys (userName, displayName): text values are folded the same way
+    /// before binding, so case-insensitivity reaches beyond ASCII on those attributes.
+    fold: bool,
     /// For messages.
     name: String,
 }
@@ -329,7 +332,15 @@ impl<'s> Ctx<'s> {
     }
 
     fn column(&self, col: &str, null: Null, kind: Kind, nocase: bool, name: &str) -> Scalar {
-        Scalar { expr: SqlFragment::raw(&format!("{}.{col}", self.table)), null, kind, nocase, name: name.to_string() }
+        let fold = col.ends_with("_folded");
+        Scalar {
+            expr: SqlFragment::raw(&format!("{}.{col}", self.table)),
+            null,
+            kind,
+            nocase,
+            fold,
+            name: name.to_string(),
+        }
     }
 
     /// Resolves `path` against the schema and says where its values live.
@@ -348,10 +359,10 @@ impl<'s> Ctx<'s> {
             let hot = match name.as_str() {
                 "id" => Some(self.column("id", Never, Kind::Text, false, &name)),
                 "externalId" => Some(self.column("external_id", Column, Kind::Text, nocase, &name)),
-                "userName" if user => Some(self.column("user_name", Never, Kind::Text, nocase, &name)),
+                "userName" if user => Some(self.column("user_name_folded", Never, Kind::Text, nocase, &name)),
                 "displayName" => {
                     let null = if user { Column } else { Never };
-                    Some(self.column("display_name", null, Kind::Text, nocase, &name))
+                    Some(self.column("display_name_folded", null, Kind::Text, nocase, &name))
                 }
                 "active" if user => Some(self.column("active", Never, Kind::Bool, false, &name)),
                 "meta.created" => Some(self.column("created", Never, Kind::Timestamp, false, &name)),
@@ -362,12 +373,13 @@ impl<'s> Ctx<'s> {
                     null: Never,
                     kind: Kind::Text,
                     nocase: false,
+                    fold: false,
                     name: name.clone(),
                 }),
                 "meta.resourceType" => {
                     let mut expr = SqlFragment::default();
                     expr.bind(SqlBind::Text(self.rt.name.clone()));
-                    Some(Scalar { expr, null: Never, kind: Kind::Text, nocase, name: name.clone() })
+                    Some(Scalar { expr, null: Never, kind: Kind::Text, nocase, fold: false, name: name.clone() })
                 }
                 // Always present on a stored resource.
                 "meta" => Some(Scalar {
@@ -375,6 +387,7 @@ impl<'s> Ctx<'s> {
                     null: Never,
                     kind: Kind::Complex,
                     nocase: false,
+                    fold: false,
                     name: name.clone(),
                 }),
                 "meta.location" => {
@@ -414,7 +427,7 @@ impl<'s> Ctx<'s> {
         }
         let mut expr = SqlFragment::raw(&format!("json_extract({}.resource, ", self.table));
         expr.bind(SqlBind::Text(json_path(&keys)?)).push(")");
-        Ok(Target::Scalar(Scalar { expr, null: Null::Expr, kind: Kind::of(leaf.attr_type), nocase, name }))
+        Ok(Target::Scalar(Scalar { expr, null: Null::Expr, kind: Kind::of(leaf.attr_type), nocase, fold: false, name }))
     }
 
     /// A value filter on a single-valued complex attribute (`name[givenName eq "x"]`).
@@ -482,6 +495,7 @@ impl<'s> Ctx<'s> {
                         null: Null::Expr,
                         kind: Kind::of(parent.attr_type),
                         nocase: !parent.case_exact,
+                        fold: false,
                         name: parent_name.to_string(),
                     });
                 }
@@ -500,6 +514,7 @@ impl<'s> Ctx<'s> {
             null,
             kind: Kind::of(sd.attr_type),
             nocase,
+            fold: false,
             name: full.clone(),
         };
         let unsupported =
@@ -536,7 +551,9 @@ impl<'s> Ctx<'s> {
                     !sd.case_exact,
                 )),
                 "display" => Ok(scalar(
-                    SqlFragment::raw("(SELECT g.display_name FROM groups AS g WHERE g.id = anc.gid)"),
+                    SqlFragment::raw(
+                        "(SELECT json_extract(g.resource, '$.displayName') FROM groups AS g WHERE g.id = anc.gid)",
+                    ),
                     Null::Expr,
                     !sd.case_exact,
                 )),
@@ -799,7 +816,10 @@ impl<'s> Ctx<'s> {
                 _ => Err(self.err(format!("null can only be compared with eq or ne, not {op}"))),
             };
         }
-        let value = self.value_bind(s, op, lit)?;
+        let value = match self.value_bind(s, op, lit)? {
+            SqlBind::Text(t) if s.fold => SqlBind::Text(fold_case(&t)),
+            other => other,
+        };
         let collate = if s.nocase && s.kind == Kind::Text { " COLLATE NOCASE" } else { "" };
         let x = &s.expr;
         let mut f = SqlFragment::default();
@@ -902,32 +922,6 @@ mod tests {
     const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
     const EVIL: &str = "'; DROP TABLE users; --";
 
-    /// The tables of migrations/…_init/up.sql (docs/architecture.md).
-    const TABLES: &str = "
-        CREATE TABLE users (
-            seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
-            user_name TEXT NOT NULL UNIQUE COLLATE NOCASE, external_id TEXT,
-            display_name TEXT COLLATE NOCASE, active INTEGER NOT NULL DEFAULT 1,
-            created TEXT NOT NULL, last_modified TEXT NOT NULL, version INTEGER NOT NULL,
-            resource TEXT NOT NULL);
-        CREATE INDEX users_external_id ON users (external_id);
-        CREATE INDEX users_display_name ON users (display_name);
-        CREATE INDEX users_active ON users (active);
-        CREATE INDEX users_created ON users (created);
-        CREATE INDEX users_last_modified ON users (last_modified);
-        CREATE TABLE groups (
-            seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
-            display_name TEXT NOT NULL UNIQUE COLLATE NOCASE, external_id TEXT,
-            created TEXT NOT NULL, last_modified TEXT NOT NULL, version INTEGER NOT NULL,
-            resource TEXT NOT NULL);
-        CREATE INDEX groups_external_id ON groups (external_id);
-        CREATE TABLE group_members (
-            group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
-            member_id TEXT NOT NULL,
-            member_type TEXT NOT NULL CHECK (member_type IN ('User', 'Group')),
-            PRIMARY KEY (group_id, member_id)) WITHOUT ROWID;
-        CREATE INDEX group_members_member ON group_members (member_id);";
-
     #[allow(clippy::too_many_arguments)]
     fn insert_user(
         c: &mut SqliteConnection,
@@ -942,13 +936,13 @@ mod tests {
     ) {
         use diesel::sql_types::{Bool, Nullable, Text};
         diesel::sql_query(
-            "INSERT INTO users (id, user_name, external_id, display_name, active, created, \
+            "INSERT INTO users (id, user_name_folded, external_id, display_name_folded, active, created, \
              last_modified, version, resource) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
         )
         .bind::<Text, _>(id)
-        .bind::<Text, _>(user_name)
+        .bind::<Text, _>(fold_case(user_name))
         .bind::<Nullable<Text>, _>(ext)
-        .bind::<Nullable<Text>, _>(display)
+        .bind::<Nullable<Text>, _>(display.map(fold_case))
         .bind::<Bool, _>(active)
         .bind::<Text, _>(created)
         .bind::<Text, _>(modified)
@@ -958,8 +952,9 @@ mod tests {
     }
 
     fn db() -> SqliteConnection {
+        use diesel_migrations::MigrationHarness;
         let mut c = SqliteConnection::establish(":memory:").expect("open");
-        c.batch_execute(TABLES).expect("tables");
+        c.run_pending_migrations(crate::store::MIGRATIONS).expect("the real migrations");
         insert_user(
             &mut c,
             "u1",
@@ -1014,15 +1009,15 @@ mod tests {
                               {"value": "dave2@example.com", "type": "work", "primary": true}]}),
         );
         c.batch_execute(
-            "INSERT INTO groups (id, display_name, created, last_modified, version, resource) VALUES
-               ('g1', 'Engineering', '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', 1, '{}'),
-               ('g2', 'Platform', '2024-01-02T00:00:00.000Z', '2024-01-02T00:00:00.000Z', 1, '{}'),
-               ('g3', 'Empty', '2024-01-03T00:00:00.000Z', '2024-01-03T00:00:00.000Z', 1, '{}'),
-               ('gA', 'Loop A', '2024-01-04T00:00:00.000Z', '2024-01-04T00:00:00.000Z', 1, '{}'),
-               ('gB', 'Loop B', '2024-01-05T00:00:00.000Z', '2024-01-05T00:00:00.000Z', 1, '{}');
+            r#"INSERT INTO groups (id, display_name_folded, created, last_modified, version, resource) VALUES
+               ('g1', 'engineering', '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', 1, '{"displayName":"Engineering"}'),
+               ('g2', 'platform', '2024-01-02T00:00:00.000Z', '2024-01-02T00:00:00.000Z', 1, '{"displayName":"Platform"}'),
+               ('g3', 'empty', '2024-01-03T00:00:00.000Z', '2024-01-03T00:00:00.000Z', 1, '{"displayName":"Empty"}'),
+               ('gA', 'loop a', '2024-01-04T00:00:00.000Z', '2024-01-04T00:00:00.000Z', 1, '{"displayName":"Loop A"}'),
+               ('gB', 'loop b', '2024-01-05T00:00:00.000Z', '2024-01-05T00:00:00.000Z', 1, '{"displayName":"Loop B"}');
              INSERT INTO group_members (group_id, member_id, member_type) VALUES
                ('g1', 'u1', 'User'), ('g1', 'g2', 'Group'), ('g2', 'u3', 'User'),
-               ('gA', 'gB', 'Group'), ('gB', 'gA', 'Group'), ('gB', 'u2', 'User');",
+               ('gA', 'gB', 'Group'), ('gB', 'gA', 'Group'), ('gB', 'u2', 'User');"#,
         )
         .expect("groups");
         c
@@ -1096,7 +1091,7 @@ mod tests {
         assert_eq!(users(c, r#"USERNAME Eq "alice""#), ["u1"]);
         assert_eq!(users(c, r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bob""#), ["u2"]);
         let frag = frag_for("User", r#"UserName eq "x""#).expect("ok");
-        assert_eq!(frag.sql, "users.user_name = ? COLLATE NOCASE");
+        assert_eq!(frag.sql, "users.user_name_folded = ? COLLATE NOCASE");
     }
 
     #[test]
@@ -1287,7 +1282,7 @@ mod tests {
         // Sorting by a NOT NULL indexed column needs no separate sort step.
         let path = parse_attr_path("userName").expect("path");
         let key = order_by_sql(Schemas::embedded(), rt("User"), &path, true).expect("sort");
-        assert_eq!(key.sql, "users.user_name COLLATE NOCASE DESC");
+        assert_eq!(key.sql, "users.user_name_folded COLLATE NOCASE DESC");
         let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM users ORDER BY {}", key.sql);
         let rows = key.bind_to(diesel::sql_query(sql).into_boxed::<Sqlite>()).load::<PlanRow>(c).expect("plan");
         let p: Vec<String> = rows.into_iter().map(|r| r.detail).collect();

@@ -3,7 +3,7 @@
 //! 100 000 costs what adding one to a group of 10 costs.
 
 use super::schema::{group_members, groups};
-use super::Conn;
+use super::{fold_case, Conn};
 use crate::scim::error::ScimResult;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -12,7 +12,8 @@ use diesel::sql_types::Text;
 #[diesel(table_name = groups, treat_none_as_null = true)]
 pub struct GroupColumns<'a> {
     pub id: &'a str,
-    pub display_name: &'a str,
+    /// displayName in `fold_case` form; the client's spelling stays in `resource`.
+    pub display_name_folded: &'a str,
     pub external_id: Option<&'a str>,
     pub created: &'a str,
     pub last_modified: &'a str,
@@ -31,7 +32,11 @@ pub fn update(conn: &mut Conn, row: &GroupColumns<'_>) -> ScimResult<()> {
 }
 
 pub fn id_by_display_name(conn: &mut Conn, display_name: &str) -> ScimResult<Option<String>> {
-    Ok(groups::table.filter(groups::display_name.eq(display_name)).select(groups::id).first(conn).optional()?)
+    Ok(groups::table
+        .filter(groups::display_name_folded.eq(fold_case(display_name)))
+        .select(groups::id)
+        .first(conn)
+        .optional()?)
 }
 
 /// Adds a member; returns false when it was already there (a no-op, not an error).
@@ -83,7 +88,9 @@ pub struct MemberRow {
 /// The members of a group with their display names, in a stable order.
 pub fn members(conn: &mut Conn, group_id: &str) -> ScimResult<Vec<MemberRow>> {
     Ok(diesel::sql_query(
-        "SELECT gm.member_id, gm.member_type, COALESCE(u.display_name, u.user_name, g.display_name, '') AS display \
+        "SELECT gm.member_id, gm.member_type, \
+                COALESCE(json_extract(u.resource, '$.displayName'), json_extract(u.resource, '$.userName'), \
+                         json_extract(g.resource, '$.displayName'), '') AS display \
          FROM group_members gm \
          LEFT JOIN users u ON gm.member_type = 'User' AND u.id = gm.member_id \
          LEFT JOIN groups g ON gm.member_type = 'Group' AND g.id = gm.member_id \

@@ -32,6 +32,12 @@ pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format(TIMESTAMP_FORMAT).to_string()
 }
 
+/// The form in which case-insensitive hot attributes (userName, displayName) are stored and looked up:
+/// lower case in full Unicode, so "ZOË" and "zoë" are one userName (RFC 7643 §4.1.1: caseExact=false).
+pub fn fold_case(text: &str) -> String {
+    text.to_lowercase()
+}
+
 pub fn now_timestamp() -> String {
     timestamp(chrono::Utc::now())
 }

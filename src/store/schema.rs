@@ -17,9 +17,9 @@ diesel::table! {
     users (seq) {
         seq -> BigInt,
         id -> Text,
-        user_name -> Text,
+        user_name_folded -> Text,
         external_id -> Nullable<Text>,
-        display_name -> Nullable<Text>,
+        display_name_folded -> Nullable<Text>,
         active -> Bool,
         created -> Text,
         last_modified -> Text,
@@ -32,7 +32,7 @@ diesel::table! {
     groups (seq) {
         seq -> BigInt,
         id -> Text,
-        display_name -> Text,
+        display_name_folded -> Text,
         external_id -> Nullable<Text>,
         created -> Text,
         last_modified -> Text,

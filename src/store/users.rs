@@ -1,7 +1,7 @@
 //! The `users` table: hot attributes as indexed columns, the rest as JSON.
 
 use super::schema::users;
-use super::Conn;
+use super::{fold_case, Conn};
 use crate::scim::error::ScimResult;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -11,9 +11,10 @@ use diesel::sql_types::Text;
 #[diesel(table_name = users, treat_none_as_null = true)]
 pub struct UserColumns<'a> {
     pub id: &'a str,
-    pub user_name: &'a str,
+    /// userName in `fold_case` form; the client's spelling stays in `resource`.
+    pub user_name_folded: &'a str,
     pub external_id: Option<&'a str>,
-    pub display_name: Option<&'a str>,
+    pub display_name_folded: Option<&'a str>,
     pub active: bool,
     pub created: &'a str,
     pub last_modified: &'a str,
@@ -31,9 +32,13 @@ pub fn update(conn: &mut Conn, row: &UserColumns<'_>) -> ScimResult<()> {
     Ok(())
 }
 
-/// The id of the user holding `user_name` (case-insensitively: the column is COLLATE NOCASE), if any.
+/// The id of the user holding `user_name`, compared case-insensitively (RFC 7643 §4.1.1), if any.
 pub fn id_by_user_name(conn: &mut Conn, user_name: &str) -> ScimResult<Option<String>> {
-    Ok(users::table.filter(users::user_name.eq(user_name)).select(users::id).first(conn).optional()?)
+    Ok(users::table
+        .filter(users::user_name_folded.eq(fold_case(user_name)))
+        .select(users::id)
+        .first(conn)
+        .optional()?)
 }
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -53,7 +58,7 @@ pub fn groups_of(conn: &mut Conn, member_id: &str) -> ScimResult<Vec<GroupOfUser
         "WITH RECURSIVE direct(gid) AS (SELECT group_id FROM group_members WHERE member_id = ?1), \
          reach(gid) AS (SELECT gid FROM direct \
                         UNION SELECT gm.group_id FROM group_members gm JOIN reach ON gm.member_id = reach.gid) \
-         SELECT g.id AS group_id, g.display_name AS display_name, \
+         SELECT g.id AS group_id, json_extract(g.resource, '$.displayName') AS display_name, \
                 CASE WHEN g.id IN (SELECT gid FROM direct) THEN 'direct' ELSE 'indirect' END AS kind \
          FROM reach JOIN groups g ON g.id = reach.gid ORDER BY g.seq",
     )

@@ -37,15 +37,9 @@ pub struct TempDir {
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!(
-            "scimd-test-{tag}-{}-{n}-{nanos}",
-            std::process::id()
-        ));
+        let path = std::env::temp_dir().join(format!("scimd-test-{tag}-{}-{n}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path).expect("create temp dir");
         TempDir { path }
     }
@@ -76,11 +70,7 @@ pub fn scimd_command() -> Command {
     cmd
 }
 
-fn spawn_line_reader<R: Read + Send + 'static>(
-    r: R,
-    log: Arc<Mutex<Vec<String>>>,
-    tx: Option<mpsc::Sender<String>>,
-) {
+fn spawn_line_reader<R: Read + Send + 'static>(r: R, log: Arc<Mutex<Vec<String>>>, tx: Option<mpsc::Sender<String>>) {
     std::thread::spawn(move || {
         let reader = BufReader::new(r);
         for line in reader.lines() {
@@ -104,9 +94,7 @@ pub fn run_cli(db: &Path, args: &[&str]) -> (ExitStatus, String, String) {
 
 /// Runs an arbitrary prepared command with a timeout; returns (status, stdout, stderr).
 pub fn run_command(mut cmd: Command) -> (ExitStatus, String, String) {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn scimd");
     let out = Arc::new(Mutex::new(Vec::new()));
     let err = Arc::new(Mutex::new(Vec::new()));
@@ -155,16 +143,8 @@ pub fn run_command(mut cmd: Command) -> (ExitStatus, String, String) {
 
 /// The token printed by `token create` / `token rotate`: the one stdout line starting `scimd_`.
 pub fn token_from_stdout(stdout: &str) -> String {
-    let lines: Vec<&str> = stdout
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("scimd_"))
-        .collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "expected exactly one stdout line starting with scimd_, got: {stdout:?}"
-    );
+    let lines: Vec<&str> = stdout.lines().map(str::trim).filter(|l| l.starts_with("scimd_")).collect();
+    assert_eq!(lines.len(), 1, "expected exactly one stdout line starting with scimd_, got: {stdout:?}");
     lines[0].to_string()
 }
 
@@ -202,16 +182,11 @@ pub struct Resp {
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn etag(&self) -> String {
-        self.header("etag")
-            .unwrap_or_else(|| panic!("no ETag header in {self:?}"))
-            .to_string()
+        self.header("etag").unwrap_or_else(|| panic!("no ETag header in {self:?}")).to_string()
     }
 
     /// Asserts the status, with the whole response in the failure message.
@@ -228,16 +203,11 @@ impl Resp {
         assert_scim_content_type(self);
         let j = &self.json;
         assert!(
-            j["schemas"]
-                .as_array()
-                .is_some_and(|s| s.iter().any(|v| v == ERROR_SCHEMA)),
+            j["schemas"].as_array().is_some_and(|s| s.iter().any(|v| v == ERROR_SCHEMA)),
             "error body lacks the Error schema: {self:#?}"
         );
         assert_eq!(j["status"], json!(status.to_string()), "error status field: {self:#?}");
-        assert!(
-            j["detail"].as_str().is_some_and(|d| !d.trim().is_empty()),
-            "error detail empty: {self:#?}"
-        );
+        assert!(j["detail"].as_str().is_some_and(|d| !d.trim().is_empty()), "error detail empty: {self:#?}");
         if let Some(t) = scim_type {
             assert_eq!(j["scimType"], json!(t), "scimType: {self:#?}");
         }
@@ -246,31 +216,20 @@ impl Resp {
 
     /// Ids of `Resources` in a ListResponse.
     pub fn ids(&self) -> Vec<String> {
-        self.resources()
-            .iter()
-            .map(|r| r["id"].as_str().unwrap_or_default().to_string())
-            .collect()
+        self.resources().iter().map(|r| r["id"].as_str().unwrap_or_default().to_string()).collect()
     }
 
     pub fn resources(&self) -> Vec<Value> {
-        self.json["Resources"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no Resources array in {self:#?}"))
-            .clone()
+        self.json["Resources"].as_array().unwrap_or_else(|| panic!("no Resources array in {self:#?}")).clone()
     }
 
     /// A string field of every resource in a ListResponse (e.g. "userName").
     pub fn field(&self, name: &str) -> Vec<String> {
-        self.resources()
-            .iter()
-            .map(|r| r[name].as_str().unwrap_or_default().to_string())
-            .collect()
+        self.resources().iter().map(|r| r[name].as_str().unwrap_or_default().to_string()).collect()
     }
 
     pub fn total(&self) -> i64 {
-        self.json["totalResults"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("totalResults not an integer in {self:#?}"))
+        self.json["totalResults"].as_i64().unwrap_or_else(|| panic!("totalResults not an integer in {self:#?}"))
     }
 }
 
@@ -297,13 +256,7 @@ pub fn enc(s: &str) -> String {
 }
 
 /// Sends one request. `url` is absolute. No header is added except those given.
-pub fn raw(
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> Resp {
+pub fn raw(agent: &ureq::Agent, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
     let mut b = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         b = b.header(*k, *v);
@@ -317,26 +270,11 @@ pub fn raw(
     let headers = resp
         .headers()
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_ascii_lowercase(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
-    let text = resp
-        .body_mut()
-        .with_config()
-        .limit(256 * 1024 * 1024)
-        .read_to_string()
-        .unwrap_or_default();
+    let text = resp.body_mut().with_config().limit(256 * 1024 * 1024).read_to_string().unwrap_or_default();
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Resp {
-        status,
-        headers,
-        text,
-        json,
-    }
+    Resp { status, headers, text, json }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,11 +330,7 @@ impl TestServer {
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
-        spawn_line_reader(
-            child.stdout.take().expect("stdout"),
-            stdout.clone(),
-            Some(tx),
-        );
+        spawn_line_reader(child.stdout.take().expect("stdout"), stdout.clone(), Some(tx));
         spawn_line_reader(child.stderr.take().expect("stderr"), stderr.clone(), None);
 
         let deadline = Instant::now() + START_TIMEOUT;
@@ -414,10 +348,7 @@ impl TestServer {
                         printed_base = line[i + "SCIM base URL:".len()..].trim().to_string();
                     }
                     if let Some(i) = line.find("listening on ") {
-                        origin = line[i + "listening on ".len()..]
-                            .trim()
-                            .trim_end_matches('/')
-                            .to_string();
+                        origin = line[i + "listening on ".len()..].trim().trim_end_matches('/').to_string();
                         break;
                     }
                 }
@@ -470,25 +401,13 @@ impl TestServer {
     }
 
     /// Raw request to `path` under the SCIM base, with exactly the given headers.
-    pub fn raw(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&[u8]>,
-    ) -> Resp {
+    pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
         raw(&self.agent, method, &self.url(path), headers, body)
     }
 
     /// Authenticated request with optional JSON body (sent as application/scim+json) and extra
     /// headers.
-    pub fn send(
-        &self,
-        method: &str,
-        path: &str,
-        extra: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> Resp {
+    pub fn send(&self, method: &str, path: &str, extra: &[(&str, &str)], body: Option<&Value>) -> Resp {
         let auth = self.auth();
         let mut headers: Vec<(&str, &str)> = vec![("Authorization", &auth)];
         let bytes = body.map(|b| serde_json::to_vec(b).expect("serialize"));
@@ -538,10 +457,7 @@ impl TestServer {
     #[track_caller]
     pub fn create_group(&self, name: &str, members: &[&str]) -> Value {
         let members: Vec<Value> = members.iter().map(|m| json!({ "value": m })).collect();
-        let r = self.post(
-            "/Groups",
-            &json!({"schemas": [GROUP_SCHEMA], "displayName": name, "members": members}),
-        );
+        let r = self.post("/Groups", &json!({"schemas": [GROUP_SCHEMA], "displayName": name, "members": members}));
         r.expect(201);
         r.json
     }
@@ -558,9 +474,7 @@ impl TestServer {
     pub fn max_results(&self) -> i64 {
         let r = self.get("/ServiceProviderConfig");
         r.expect(200);
-        r.json["filter"]["maxResults"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("filter.maxResults not an integer: {r:#?}"))
+        r.json["filter"]["maxResults"].as_i64().unwrap_or_else(|| panic!("filter.maxResults not an integer: {r:#?}"))
     }
 }
 
@@ -587,21 +501,14 @@ pub fn patch_body(ops: Value) -> Value {
 }
 
 pub fn id_of(v: &Value) -> String {
-    v["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {v:#}"))
-        .to_string()
+    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v:#}")).to_string()
 }
 
 /// Member ids of a group resource (empty when `members` is absent or null).
 pub fn member_ids(group: &Value) -> Vec<String> {
     let mut ids: Vec<String> = group["members"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| m["value"].as_str().unwrap_or_default().to_string())
-                .collect()
-        })
+        .map(|a| a.iter().map(|m| m["value"].as_str().unwrap_or_default().to_string()).collect())
         .unwrap_or_default();
     ids.sort();
     ids
