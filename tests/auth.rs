@@ -167,3 +167,52 @@ fn access_log_never_shows_the_token() {
     let out = srv.stdout_text();
     assert_eq!(out.matches(&secret).count(), 1, "stdout:\n{out}");
 }
+
+/// Optional OAuth access tokens (issue 2, item 3): with an issuer, audience and key configured, a signed
+/// JWT is accepted besides API tokens; a foreign, expired or mis-addressed one is refused.
+#[test]
+fn signed_jwt_access_tokens_when_an_issuer_is_configured() {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    #[derive(serde::Serialize)]
+    struct Claims<'a> {
+        iss: &'a str,
+        aud: &'a str,
+        sub: &'a str,
+        exp: i64,
+    }
+    let dir = TempDir::new("jwt");
+    let secret = "an HS256 shared secret of at least 32 characters";
+    let key_file = dir.path.join("jwt.key");
+    std::fs::write(&key_file, secret).unwrap();
+    let key_path = key_file.to_string_lossy().to_string();
+    let srv = TestServer::start_on(
+        &dir.db(),
+        &["--jwt-issuer", "https://idp.example", "--jwt-audience", "scimd", "--jwt-key-file", &key_path],
+        &[],
+    );
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let sign = |iss: &str, aud: &str, exp: i64, secret: &str| {
+        let claims = Claims { iss, aud, sub: "okta", exp };
+        encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    };
+    let good = sign("https://idp.example", "scimd", now + 600, secret);
+    srv.raw("GET", "/Users", &[("Authorization", &format!("Bearer {good}"))], None).expect(200);
+    for bad in [
+        sign("https://idp.example", "scimd", now - 600, secret),
+        sign("https://other.example", "scimd", now + 600, secret),
+        sign("https://idp.example", "someone-else", now + 600, secret),
+        sign("https://idp.example", "scimd", now + 600, "a different secret that is also long enough"),
+    ] {
+        assert_401(&srv.raw("GET", "/Users", &[("Authorization", &format!("Bearer {bad}"))], None));
+    }
+    // API tokens keep working beside JWTs.
+    srv.raw("GET", "/Users", &[("Authorization", &srv.auth())], None).expect(200);
+}
+
+#[test]
+fn jwt_flags_must_come_together() {
+    let dir = TempDir::new("jwtflags");
+    let (status, _out, err) = run_cli(&dir.db(), &["serve", "--bind", "127.0.0.1:0", "--jwt-issuer", "x"]);
+    assert!(!status.success(), "serve must refuse an issuer without audience and key");
+    assert!(err.contains("jwt"), "stderr names the missing flags: {err}");
+}

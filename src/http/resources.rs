@@ -56,12 +56,16 @@ fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<String> {
     req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-fn resource_response(status: StatusCode, rendered: &Rendered) -> HttpResponse {
-    let mut response = scim_response(status, &rendered.body);
-    if let Ok(value) = header::HeaderValue::from_str(&etag(rendered.version)) {
+/// RFC 7644 §3.14: single-resource responses carry the version as an ETag.
+fn with_etag(mut response: HttpResponse, version: i64) -> HttpResponse {
+    if let Ok(value) = header::HeaderValue::from_str(&etag(version)) {
         response.headers_mut().insert(header::ETAG, value);
     }
     response
+}
+
+fn resource_response(status: StatusCode, rendered: &Rendered) -> HttpResponse {
+    with_etag(scim_response(status, &rendered.body), rendered.version)
 }
 
 async fn list(kind: Kind, state: web::Data<AppState>, req: HttpRequest) -> ScimResult<HttpResponse> {
@@ -105,11 +109,7 @@ async fn get(
     let rendered = blocking(move || directory.get(kind, &id, &sel)).await?;
     // RFC 7644 §3.14: a client holding the current version gets 304 Not Modified.
     if header_value(&req, header::IF_NONE_MATCH).is_some_and(|h| etag_matches(&h, rendered.version)) {
-        let mut response = HttpResponse::NotModified().finish();
-        if let Ok(value) = header::HeaderValue::from_str(&etag(rendered.version)) {
-            response.headers_mut().insert(header::ETAG, value);
-        }
-        return Ok(response);
+        return Ok(with_etag(HttpResponse::NotModified().finish(), rendered.version));
     }
     Ok(resource_response(StatusCode::OK, &rendered))
 }
@@ -149,13 +149,7 @@ async fn patch(
     let patched = blocking(move || directory.patch(kind, &id, &body.0, if_match.as_deref(), sel.as_ref())).await?;
     Ok(match patched.rendered {
         Some(rendered) => resource_response(StatusCode::OK, &rendered),
-        None => {
-            let mut response = HttpResponse::NoContent().finish();
-            if let Ok(value) = header::HeaderValue::from_str(&etag(patched.version)) {
-                response.headers_mut().insert(header::ETAG, value);
-            }
-            response
-        }
+        None => with_etag(HttpResponse::NoContent().finish(), patched.version),
     })
 }
 

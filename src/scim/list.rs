@@ -53,6 +53,20 @@ fn parse_int(name: &str, text: &str) -> ScimResult<i64> {
 }
 
 impl RawParams {
+    /// The slot of a query/SearchRequest parameter, by name (case-insensitive), if it is one we know.
+    fn slot(&mut self, name: &str) -> Option<&mut Option<String>> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "filter" => &mut self.filter,
+            "startindex" => &mut self.start_index,
+            "count" => &mut self.count,
+            "sortby" => &mut self.sort_by,
+            "sortorder" => &mut self.sort_order,
+            "attributes" => &mut self.attributes,
+            "excludedattributes" => &mut self.excluded,
+            _ => return None,
+        })
+    }
+
     fn build(self, max_results: usize) -> ScimResult<ListQuery> {
         let filter = match self.filter.as_deref().map(str::trim) {
             Some(f) if !f.is_empty() => Some(parse_filter(f)?),
@@ -92,17 +106,10 @@ impl ListQuery {
     pub fn from_query_pairs(pairs: &[(String, String)], max_results: usize) -> ScimResult<Self> {
         let mut raw = RawParams::default();
         for (name, value) in pairs {
-            let slot = match name.to_ascii_lowercase().as_str() {
-                "filter" => &mut raw.filter,
-                "startindex" => &mut raw.start_index,
-                "count" => &mut raw.count,
-                "sortby" => &mut raw.sort_by,
-                "sortorder" => &mut raw.sort_order,
-                "attributes" => &mut raw.attributes,
-                "excludedattributes" => &mut raw.excluded,
-                _ => continue,
-            };
-            *slot = Some(value.clone());
+            // Unknown query parameters are ignored.
+            if let Some(slot) = raw.slot(name) {
+                *slot = Some(value.clone());
+            }
         }
         raw.build(max_results)
     }
