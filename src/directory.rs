@@ -55,6 +55,17 @@ pub struct Rendered {
     pub body: Value,
 }
 
+/// A part of a response body produced by `Directory::get_streamed`.
+#[derive(Debug)]
+pub enum BodyPart {
+    /// The resource exists; its version (for the ETag). Comes first, before any bytes.
+    Start { version: i64 },
+    Bytes(Vec<u8>),
+}
+
+/// Body bytes handed on at a time when streaming a large membership.
+const STREAM_CHUNK: usize = 64 * 1024;
+
 /// The result of a PATCH: the new version, and the representation when one was asked for.
 #[derive(Debug, Clone)]
 pub struct Patched {
@@ -250,7 +261,7 @@ impl Directory {
 
     /// Makes the membership exactly `members`, touching only the rows that differ.
     fn replace_members(conn: &mut Conn, group_id: &str, members: &[MemberRef]) -> ScimResult<bool> {
-        let current: BTreeSet<String> = groups::members(conn, group_id)?.into_iter().map(|m| m.member_id).collect();
+        let current: BTreeSet<String> = groups::member_ids(conn, group_id)?.into_iter().collect();
         let wanted: BTreeSet<&str> = members.iter().map(|m| m.id.as_str()).collect();
         let mut changed = false;
         for old in current.iter().filter(|id| !wanted.contains(id.as_str())) {
@@ -290,6 +301,18 @@ impl Directory {
 
     /// The full representation of a row (id, meta and computed attributes added), projected by `sel`.
     fn render(&self, conn: &mut Conn, kind: Kind, row: &ResourceRow, sel: &AttrSelection) -> ScimResult<Rendered> {
+        self.render_parts(conn, kind, row, sel, true)
+    }
+
+    /// `render`, optionally leaving out a Group's members (for `get_streamed`, which writes them itself).
+    fn render_parts(
+        &self,
+        conn: &mut Conn,
+        kind: Kind,
+        row: &ResourceRow,
+        sel: &AttrSelection,
+        with_members: bool,
+    ) -> ScimResult<Rendered> {
         let rt = kind.resource_type();
         let schemas = Schemas::embedded();
         let mut doc: Map<String, Value> = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
@@ -309,15 +332,9 @@ impl Directory {
                     doc.insert("groups".into(), Value::Array(groups));
                 }
             }
-            Kind::Group if schemas.is_returned(rt, "members", sel) => {
-                let members: Vec<Value> = groups::members(conn, &row.id)?
-                    .into_iter()
-                    .map(|m| {
-                        let kind = if m.member_type == "Group" { Kind::Group } else { Kind::User };
-                        json!({"value": m.member_id, "$ref": self.location(kind, &m.member_id),
-                               "display": m.display, "type": m.member_type})
-                    })
-                    .collect();
+            Kind::Group if with_members && schemas.is_returned(rt, "members", sel) => {
+                let members: Vec<Value> =
+                    groups::members(conn, &row.id)?.into_iter().map(|m| Value::Object(self.member_json(m))).collect();
                 if !members.is_empty() {
                     doc.insert("members".into(), Value::Array(members));
                 }
@@ -326,6 +343,17 @@ impl Directory {
         }
         let body = schemas.project(rt, &Value::Object(doc), sel);
         Ok(Rendered { id: row.id.clone(), version: row.version, body })
+    }
+
+    /// One element of a Group's `members` (RFC 7643 §4.2); `display` and `$ref` are the server's.
+    fn member_json(&self, m: groups::MemberRow) -> Map<String, Value> {
+        let kind = if m.member_type == "Group" { Kind::Group } else { Kind::User };
+        let mut element = Map::new();
+        element.insert("$ref".into(), Value::String(self.location(kind, &m.member_id)));
+        element.insert("display".into(), Value::String(m.display));
+        element.insert("type".into(), Value::String(m.member_type));
+        element.insert("value".into(), Value::String(m.member_id));
+        element
     }
 
     fn load(conn: &mut Conn, kind: Kind, id: &str) -> ScimResult<ResourceRow> {
@@ -357,6 +385,68 @@ impl Directory {
         self.store.read(|conn| {
             let row = Self::load(conn, kind, id)?;
             self.render(conn, kind, &row, sel)
+        })
+    }
+
+    /// GET of one resource, produced in parts: a Group's members are written out in chunks straight from the
+    /// database, inside the same read transaction as the rest, so that a group of 100 000 members is never
+    /// held in memory whole. `emit` receives `Start` first, then the body's bytes in order; when it returns
+    /// false (the client went away) production stops.
+    pub fn get_streamed(
+        &self,
+        kind: Kind,
+        id: &str,
+        sel: &AttrSelection,
+        emit: &mut dyn FnMut(BodyPart) -> bool,
+    ) -> ScimResult<()> {
+        let schemas = Schemas::embedded();
+        let rt = kind.resource_type();
+        self.store.read(|conn| {
+            let row = Self::load(conn, kind, id)?;
+            let stream_members = kind == Kind::Group && schemas.is_returned(rt, "members", sel);
+            let head = self.render_parts(conn, kind, &row, sel, !stream_members)?;
+            if !emit(BodyPart::Start { version: row.version }) {
+                return Ok(());
+            }
+            let mut body = serde_json::to_vec(&head.body).map_err(ScimError::internal)?;
+            if !stream_members {
+                emit(BodyPart::Bytes(body));
+                return Ok(());
+            }
+            // Which sub-attributes of an element survive `sel` (e.g. `attributes=members.value`).
+            let sample = json!({"members": [{"$ref": "", "display": "", "type": "", "value": ""}]});
+            let keep: Vec<String> = schemas
+                .project(rt, &sample, sel)
+                .pointer("/members/0")
+                .and_then(Value::as_object)
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
+            body.pop(); // reopen the object: members go last
+            let mut count = 0usize;
+            let mut open = true;
+            let mut failed = None;
+            groups::for_each_member(conn, id, |m| {
+                let mut element = self.member_json(m);
+                element.retain(|k, _| keep.contains(k));
+                body.extend_from_slice(if count == 0 { b",\"members\":[" } else { b"," });
+                count += 1;
+                if let Err(e) = serde_json::to_writer(&mut body, &element) {
+                    failed = Some(e);
+                    return false;
+                }
+                if body.len() >= STREAM_CHUNK {
+                    open = emit(BodyPart::Bytes(std::mem::take(&mut body)));
+                }
+                open
+            })?;
+            if let Some(e) = failed {
+                return Err(ScimError::internal(e));
+            }
+            if open {
+                body.extend_from_slice(if count > 0 { b"]}" } else { b"}" });
+                emit(BodyPart::Bytes(body));
+            }
+            Ok(())
         })
     }
 

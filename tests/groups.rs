@@ -573,3 +573,41 @@ fn bad_group_patch_requests_change_nothing() {
         assert_eq!(get_group(&srv, &gid), before, "{body} changed the group");
     }
 }
+
+/// GET /Groups/{id} writes a large membership out in chunks (64 KiB each) from one read transaction:
+/// the body must still be one valid JSON document, honour `attributes` on member sub-attributes, and
+/// carry the ETag so that If-None-Match answers 304.
+#[test]
+fn a_large_membership_is_streamed_as_one_valid_document() {
+    let srv = TestServer::start();
+    let users: Vec<String> = (0..450).map(|i| id_of(&srv.create_user(&format!("stream{i:03}@x.org")))).collect();
+    let refs: Vec<&str> = users.iter().map(String::as_str).collect();
+    let gid = id_of(&srv.create_group("Streamed", &refs));
+    let r = srv.get(&gpath(&gid));
+    r.expect(200);
+    assert!(r.text.len() > 64 * 1024, "the body spans several chunks: {} bytes", r.text.len());
+    assert_eq!(member_ids(&r.json), sorted(users.clone()));
+    assert_eq!(r.json["displayName"], "Streamed");
+    let first = &r.json["members"][0];
+    assert_eq!(first["type"], "User");
+    assert!(first["display"].as_str().is_some_and(|d| d.starts_with("stream")), "{first}");
+    assert!(first["$ref"].as_str().is_some_and(|d| d.ends_with(first["value"].as_str().unwrap())), "{first}");
+    // Sub-attribute selection applies to every streamed element.
+    let only_values = srv.get(&format!("{}?attributes=members.value", gpath(&gid)));
+    only_values.expect(200);
+    let members = only_values.json["members"].as_array().expect("members");
+    assert_eq!(members.len(), 450);
+    assert!(members.iter().all(|m| m.as_object().is_some_and(|o| o.len() == 1 && o.contains_key("value"))));
+    assert!(only_values.json.get("displayName").is_none());
+    // The ETag comes with the streamed body, and a current one gets 304 with no body.
+    let etag = r.header("etag").expect("ETag on a streamed group");
+    assert_eq!(etag, r.json["meta"]["version"].as_str().unwrap());
+    let not_modified = srv.send("GET", &gpath(&gid), &[("If-None-Match", &etag)], None);
+    assert_eq!(not_modified.status, 304);
+    assert!(not_modified.text.is_empty());
+    // An empty group has no members attribute at all, streamed or not.
+    let empty = id_of(&srv.create_group("Nobody", &[]));
+    let r = srv.get(&gpath(&empty));
+    r.expect(200);
+    assert!(r.json.get("members").is_none(), "{}", r.text);
+}

@@ -1,8 +1,11 @@
 //! /Users and /Groups (RFC 7644 §3.3–§3.6): parse, call the directory, render.
 
 use super::body::ScimJson;
+use super::error::SCIM_CONTENT_TYPE;
 use super::{blocking, ok_json, scim_response, AppState};
-use crate::directory::{Kind, Rendered};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
+use crate::directory::{BodyPart, Kind, Rendered};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::list::{list_response, ListQuery};
 use crate::scim::meta::{etag, etag_matches};
@@ -106,12 +109,41 @@ async fn get(
     let sel = selection(&req)?.unwrap_or_default();
     let directory = state.directory.clone();
     let id = id.into_inner();
-    let rendered = blocking(move || directory.get(kind, &id, &sel)).await?;
+    // The directory produces the body in parts on a blocking thread; a bounded channel hands them to the
+    // response stream, so a large group's members flow out as they are read (backpressure included).
+    let (parts, received) = std::sync::mpsc::sync_channel::<ScimResult<BodyPart>>(4);
+    actix_web::rt::spawn(web::block(move || {
+        let outcome = directory.get_streamed(kind, &id, &sel, &mut |part| parts.send(Ok(part)).is_ok());
+        if let Err(e) = outcome {
+            let _ = parts.send(Err(e));
+        }
+    }));
+    let received = Arc::new(Mutex::new(received));
+    let version = match next_part(&received).await {
+        Some(Ok(BodyPart::Start { version })) => version,
+        Some(Err(e)) => return Err(e),
+        _ => return Err(ScimError::internal("resource body ended before it started")),
+    };
     // RFC 7644 §3.14: a client holding the current version gets 304 Not Modified.
-    if header_value(&req, header::IF_NONE_MATCH).is_some_and(|h| etag_matches(&h, rendered.version)) {
-        return Ok(with_etag(HttpResponse::NotModified().finish(), rendered.version));
+    if header_value(&req, header::IF_NONE_MATCH).is_some_and(|h| etag_matches(&h, version)) {
+        return Ok(with_etag(HttpResponse::NotModified().finish(), version));
     }
-    Ok(resource_response(StatusCode::OK, &rendered))
+    let body = futures_util::stream::unfold(received, |received| async move {
+        match next_part(&received).await {
+            Some(Ok(BodyPart::Bytes(bytes))) => Some((Ok(web::Bytes::from(bytes)), received)),
+            // A failure after the head was sent can only cut the response short; the client sees a broken body.
+            Some(Err(e)) => Some((Err(actix_web::error::ErrorInternalServerError(e.detail)), received)),
+            _ => None,
+        }
+    });
+    let response = HttpResponse::Ok().insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).streaming(body);
+    Ok(with_etag(response, version))
+}
+
+/// The next part from the producer, waited for off the async executor.
+async fn next_part(received: &Arc<Mutex<Receiver<ScimResult<BodyPart>>>>) -> Option<ScimResult<BodyPart>> {
+    let received = received.clone();
+    web::block(move || received.lock().ok()?.recv().ok()).await.ok().flatten()
 }
 
 async fn replace(

@@ -65,13 +65,12 @@ pub fn remove_all_members(conn: &mut Conn, group_id: &str) -> ScimResult<usize> 
     Ok(diesel::delete(group_members::table.filter(group_members::group_id.eq(group_id))).execute(conn)?)
 }
 
-pub fn member_type_of(conn: &mut Conn, group_id: &str, member_id: &str) -> ScimResult<Option<String>> {
+/// The ids of a group's members (no join: for computing membership differences).
+pub fn member_ids(conn: &mut Conn, group_id: &str) -> ScimResult<Vec<String>> {
     Ok(group_members::table
         .filter(group_members::group_id.eq(group_id))
-        .filter(group_members::member_id.eq(member_id))
-        .select(group_members::member_type)
-        .first(conn)
-        .optional()?)
+        .select(group_members::member_id)
+        .load(conn)?)
 }
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -85,19 +84,31 @@ pub struct MemberRow {
     pub display: String,
 }
 
-/// The members of a group with their display names, in a stable order.
-pub fn members(conn: &mut Conn, group_id: &str) -> ScimResult<Vec<MemberRow>> {
-    Ok(diesel::sql_query(
-        "SELECT gm.member_id, gm.member_type, \
+const MEMBERS_SQL: &str = "SELECT gm.member_id, gm.member_type, \
                 COALESCE(json_extract(u.resource, '$.displayName'), json_extract(u.resource, '$.userName'), \
                          json_extract(g.resource, '$.displayName'), '') AS display \
          FROM group_members gm \
          LEFT JOIN users u ON gm.member_type = 'User' AND u.id = gm.member_id \
          LEFT JOIN groups g ON gm.member_type = 'Group' AND g.id = gm.member_id \
-         WHERE gm.group_id = ? ORDER BY gm.member_id",
-    )
-    .bind::<Text, _>(group_id)
-    .load(conn)?)
+         WHERE gm.group_id = ? ORDER BY gm.member_id";
+
+/// The members of a group with their display names, in a stable order.
+pub fn members(conn: &mut Conn, group_id: &str) -> ScimResult<Vec<MemberRow>> {
+    Ok(diesel::sql_query(MEMBERS_SQL).bind::<Text, _>(group_id).load(conn)?)
+}
+
+/// Visits the members of a group one row at a time (never all of them in memory), in the order of
+/// `members`, until `visit` returns false.
+pub fn for_each_member(conn: &mut Conn, group_id: &str, mut visit: impl FnMut(MemberRow) -> bool) -> ScimResult<()> {
+    let rows = diesel::sql_query(MEMBERS_SQL)
+        .bind::<Text, _>(group_id)
+        .load_iter::<MemberRow, diesel::connection::DefaultLoadingMode>(conn)?;
+    for row in rows {
+        if !visit(row?) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 #[derive(QueryableByName)]
