@@ -59,7 +59,9 @@ pub struct Rendered {
 #[derive(Debug)]
 pub enum BodyPart {
     /// The resource exists; its version (for the ETag). Comes first, before any bytes.
-    Start { version: i64 },
+    Start {
+        version: i64,
+    },
     Bytes(Vec<u8>),
 }
 

@@ -602,7 +602,7 @@ fn a_large_membership_is_streamed_as_one_valid_document() {
     // The ETag comes with the streamed body, and a current one gets 304 with no body.
     let etag = r.header("etag").expect("ETag on a streamed group");
     assert_eq!(etag, r.json["meta"]["version"].as_str().unwrap());
-    let not_modified = srv.send("GET", &gpath(&gid), &[("If-None-Match", &etag)], None);
+    let not_modified = srv.send("GET", &gpath(&gid), &[("If-None-Match", etag)], None);
     assert_eq!(not_modified.status, 304);
     assert!(not_modified.text.is_empty());
     // An empty group has no members attribute at all, streamed or not.

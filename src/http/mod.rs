@@ -127,6 +127,9 @@ pub fn serve(
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(10)
+    // Responses may go out in several writes (streamed members); without TCP_NODELAY the last small write
+    // waits ~40 ms for the client's delayed ACK (Nagle).
+    .tcp_nodelay(true)
     // Signals are handled by the caller (see `shutdown_on_signals`), installed before it announces readiness.
     .disable_signals()
     .listen(listener)?;

@@ -3,8 +3,6 @@
 use super::body::ScimJson;
 use super::error::SCIM_CONTENT_TYPE;
 use super::{blocking, ok_json, scim_response, AppState};
-use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex};
 use crate::directory::{BodyPart, Kind, Rendered};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::list::{list_response, ListQuery};
@@ -12,6 +10,8 @@ use crate::scim::meta::{etag, etag_matches};
 use crate::scim::schema::AttrSelection;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for kind in [Kind::User, Kind::Group] {

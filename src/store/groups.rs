@@ -67,10 +67,7 @@ pub fn remove_all_members(conn: &mut Conn, group_id: &str) -> ScimResult<usize> 
 
 /// The ids of a group's members (no join: for computing membership differences).
 pub fn member_ids(conn: &mut Conn, group_id: &str) -> ScimResult<Vec<String>> {
-    Ok(group_members::table
-        .filter(group_members::group_id.eq(group_id))
-        .select(group_members::member_id)
-        .load(conn)?)
+    Ok(group_members::table.filter(group_members::group_id.eq(group_id)).select(group_members::member_id).load(conn)?)
 }
 
 #[derive(Debug, Clone, QueryableByName)]

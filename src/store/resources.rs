@@ -2,6 +2,7 @@
 //! last_modified, version, resource) beside their own hot attributes.
 
 use super::filter_sql::SqlFragment;
+use super::schema::{groups, users};
 use super::Conn;
 use crate::scim::error::ScimResult;
 use diesel::prelude::*;
@@ -23,7 +24,7 @@ impl Table {
     }
 }
 
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, Queryable, QueryableByName)]
 pub struct ResourceRow {
     #[diesel(sql_type = Text)]
     pub id: String,
@@ -43,16 +44,32 @@ struct CountRow {
     n: i64,
 }
 
+/// The envelope columns, in `ResourceRow` order.
 const ENVELOPE: &str = "id, created, last_modified, version, resource";
 
+// `get` and `exists` run on every single-resource request: written with the query builder, whose
+// statements Diesel prepares once per connection and caches (raw `sql_query` text is prepared every time).
+
 pub fn get(conn: &mut Conn, table: Table, id: &str) -> ScimResult<Option<ResourceRow>> {
-    let sql = format!("SELECT {ENVELOPE} FROM {} WHERE id = ?", table.name());
-    Ok(diesel::sql_query(sql).bind::<Text, _>(id).get_result::<ResourceRow>(conn).optional()?)
+    let row = match table {
+        Table::Users => users::table
+            .filter(users::id.eq(id))
+            .select((users::id, users::created, users::last_modified, users::version, users::resource))
+            .first(conn),
+        Table::Groups => groups::table
+            .filter(groups::id.eq(id))
+            .select((groups::id, groups::created, groups::last_modified, groups::version, groups::resource))
+            .first(conn),
+    };
+    Ok(row.optional()?)
 }
 
 pub fn exists(conn: &mut Conn, table: Table, id: &str) -> ScimResult<bool> {
-    let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE id = ?", table.name());
-    Ok(diesel::sql_query(sql).bind::<Text, _>(id).get_result::<CountRow>(conn)?.n > 0)
+    let found: Option<i64> = match table {
+        Table::Users => users::table.filter(users::id.eq(id)).select(users::seq).first(conn).optional()?,
+        Table::Groups => groups::table.filter(groups::id.eq(id)).select(groups::seq).first(conn).optional()?,
+    };
+    Ok(found.is_some())
 }
 
 /// One page of a filtered, sorted listing, and the exact total. The filter and the ORDER BY terms come from

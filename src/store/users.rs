@@ -53,6 +53,8 @@ pub struct GroupOfUser {
 }
 
 /// The groups a member belongs to: directly, and through nested groups (UNION stops on cycles).
+/// CROSS JOIN fixes the join order (SQLite keeps it as written): from the few reached groups into `groups`
+/// by its id index, never a scan of all groups probing `reach`.
 pub fn groups_of(conn: &mut Conn, member_id: &str) -> ScimResult<Vec<GroupOfUser>> {
     Ok(diesel::sql_query(
         "WITH RECURSIVE direct(gid) AS (SELECT group_id FROM group_members WHERE member_id = ?1), \
@@ -60,7 +62,7 @@ pub fn groups_of(conn: &mut Conn, member_id: &str) -> ScimResult<Vec<GroupOfUser
                         UNION SELECT gm.group_id FROM group_members gm JOIN reach ON gm.member_id = reach.gid) \
          SELECT g.id AS group_id, json_extract(g.resource, '$.displayName') AS display_name, \
                 CASE WHEN g.id IN (SELECT gid FROM direct) THEN 'direct' ELSE 'indirect' END AS kind \
-         FROM reach JOIN groups g ON g.id = reach.gid ORDER BY g.seq",
+         FROM reach CROSS JOIN groups g ON g.id = reach.gid ORDER BY g.seq",
     )
     .bind::<Text, _>(member_id)
     .load(conn)?)
