@@ -32,6 +32,8 @@ CREATE TABLE users (
     version INTEGER NOT NULL,
     resource TEXT NOT NULL
 );
+-- A narrow copy of the list order: deep pages (startIndex=900001) skip rows in this index, not in the table.
+CREATE INDEX users_seq ON users (seq);
 CREATE INDEX users_external_id ON users (external_id);
 CREATE INDEX users_display_name ON users (display_name_folded);
 CREATE INDEX users_active ON users (active);
@@ -48,6 +50,7 @@ CREATE TABLE groups (
     version INTEGER NOT NULL,
     resource TEXT NOT NULL
 );
+CREATE INDEX groups_seq ON groups (seq);
 CREATE INDEX groups_external_id ON groups (external_id);
 CREATE INDEX groups_created ON groups (created);
 CREATE INDEX groups_last_modified ON groups (last_modified);

@@ -97,11 +97,15 @@ pub fn list(
         Some(key) => (format!("ORDER BY {}, {t}.seq ASC", key.sql), key),
         None => (format!("ORDER BY {t}.seq ASC"), &no_filter),
     };
-    let sql = format!("SELECT {ENVELOPE} FROM {t} {where_sql} {order_sql} LIMIT ? OFFSET ?");
+    // The page's positions are picked first, by `seq` alone: OFFSET then skips entries of a narrow index
+    // (users_seq / groups_seq or the filter's index) instead of whole rows, so a deep page stays cheap.
+    let sql = format!(
+        "SELECT {ENVELOPE} FROM {t} WHERE {t}.seq IN \
+         (SELECT {t}.seq FROM {t} {where_sql} {order_sql} LIMIT ? OFFSET ?) {order_sql}"
+    );
+    let query = order.bind_to(filter.bind_to(diesel::sql_query(sql).into_boxed()));
     let rows = order
-        .bind_to(filter.bind_to(diesel::sql_query(sql).into_boxed()))
-        .bind::<BigInt, _>(limit as i64)
-        .bind::<BigInt, _>(offset as i64)
+        .bind_to(query.bind::<BigInt, _>(limit as i64).bind::<BigInt, _>(offset as i64))
         .load::<ResourceRow>(conn)?;
     Ok((total as usize, rows))
 }
