@@ -44,6 +44,8 @@ const POST_THREADS: usize = 8;
 const PATCH_ROUNDS: usize = 500;
 const PAGE_SIZE: u64 = 100;
 const PAGE_PASSES: usize = 2;
+/// (h): measured requests per import depth.
+const IMPORT_ROUNDS: usize = 20;
 const BIG_GETS: usize = 10;
 
 const LATENCY_TARGET_MS: f64 = 5.0;
@@ -796,6 +798,32 @@ fn page_groups(http: &Http) -> Result<Stats, String> {
     Ok(stats(&samples))
 }
 
+/// (h) Okta's import: `GET /Users?startIndex=…&count=100` at increasing depths into the table; returns
+/// (startIndex, stats) per depth. OFFSET-based paging costs more the deeper the page.
+fn import_pages(http: &Http, users: u64) -> Result<Vec<(u64, Stats)>, String> {
+    let count = PAGE_SIZE.to_string();
+    let depths = [1, users / 4 + 1, users / 2 + 1, users / 10 * 9 + 1, users - PAGE_SIZE + 1];
+    let mut out = Vec::new();
+    for start in depths {
+        let start_text = start.to_string();
+        let query = [("startIndex", start_text.as_str()), ("count", count.as_str())];
+        let mut samples = Vec::new();
+        for round in 0..=IMPORT_ROUNDS {
+            let (elapsed, reply) = timed(|| http.get("/Users", &query));
+            let body = reply?.expect(&[200], "GET /Users page")?.json()?;
+            if body["itemsPerPage"] != json!(PAGE_SIZE) || body["startIndex"] != json!(start) {
+                return Err(format!("import page at {start}: {} items", body["itemsPerPage"]));
+            }
+            // Round 0 warms up.
+            if round > 0 {
+                samples.push(elapsed);
+            }
+        }
+        out.push((start, stats(&samples)));
+    }
+    Ok(out)
+}
+
 /// (g) GET /Groups/{id} of the 100k-member group: total time and time to the response head.
 fn get_big_group(http: &Http) -> Result<(Stats, Stats, usize), String> {
     let url = format!("{}/Groups/{}", http.base, group_id(0));
@@ -995,6 +1023,19 @@ fn run() -> Result<Report, String> {
         format!("p50 {:.0} ms, max {:.0} ms (response head p50 {:.0} ms)", total.p50, total.max, head.p50),
     );
     report.check("(g) GET large group: server peak RSS", mib(peak), "< 150 MiB", peak < RSS_TARGET_KIB);
+
+    println!("\n(h) Okta import: GET /Users?startIndex=…&count={PAGE_SIZE} at five depths, {IMPORT_ROUNDS} times each");
+    let (pages, peak) = with_peak(&server, || import_pages(&http, users))?;
+    for (start, st) in &pages {
+        println!("  startIndex={start:<8} {st}");
+    }
+    peaks.push(("(h)", peak));
+    if let Some((start, deepest)) = pages.last() {
+        report.note(
+            "(h) import page of 100, deepest",
+            format!("startIndex {start}: p50 {:.2} ms, p99 {:.2} ms", deepest.p50, deepest.p99),
+        );
+    }
 
     println!(
         "\nserver peak RSS per phase: {}",
