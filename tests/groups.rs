@@ -33,21 +33,7 @@ fn patch_group(srv: &TestServer, id: &str, ops: Value) -> Value {
 fn user_groups(srv: &TestServer, uid: &str) -> Vec<(String, String)> {
     let r = srv.get(&format!("/Users/{uid}"));
     r.expect(200);
-    let mut v: Vec<(String, String)> = r.json["groups"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|g| {
-                    (
-                        g["value"].as_str().unwrap_or_default().to_string(),
-                        g["type"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+    groups_of_user(&r.json)
 }
 
 fn pair(id: &str, ty: &str) -> (String, String) {

@@ -75,21 +75,7 @@ fn by_display_name(srv: &TestServer, name: &str) -> Resp {
 fn groups_of(srv: &TestServer, uid: &str) -> Vec<(String, String)> {
     let r = okta(srv, "GET", &format!("/Users/{uid}"), None);
     r.expect(200);
-    let mut v: Vec<(String, String)> = r.json["groups"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|g| {
-                    (
-                        g["value"].as_str().unwrap_or_default().to_string(),
-                        g["type"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+    groups_of_user(&r.json)
 }
 
 fn direct(gid: &str) -> (String, String) {

@@ -522,3 +522,31 @@ pub fn sorted(mut v: Vec<String>) -> Vec<String> {
 pub fn strs(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
+
+/// The `groups` of a user as (value, type) pairs, sorted, from an already fetched User.
+pub fn groups_of_user(user: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = user["groups"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|g| {
+                    let field = |k: &str| g[k].as_str().unwrap_or_default().to_string();
+                    (field("value"), field("type"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The bytes of the database file and of its `-wal` / `-shm` companions that exist, with their paths.
+pub fn database_files(db: &Path) -> Vec<(String, Vec<u8>)> {
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| {
+            let path = format!("{}{suffix}", db.display());
+            std::fs::read(&path).ok().map(|bytes| (path, bytes))
+        })
+        .collect()
+}
