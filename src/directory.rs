@@ -11,7 +11,7 @@ use crate::store::filter_sql::{filter_to_sql, order_by_sql};
 use crate::store::resources::{self, ResourceRow, Table};
 use crate::store::{fold_case, groups, now_timestamp, users, Conn, Store};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -82,6 +82,25 @@ struct MemberRef {
     member_type: Option<&'static str>,
 }
 
+/// The net effect of one request's membership changes: whether each touched member was present before
+/// and is present after. Operations that cancel out leave the group (and its version) unchanged.
+#[derive(Default)]
+struct MembershipDelta {
+    before: HashMap<String, bool>,
+    after: HashMap<String, bool>,
+}
+
+impl MembershipDelta {
+    fn record(&mut self, member_id: &str, was_present: bool, is_present: bool) {
+        self.before.entry(member_id.to_string()).or_insert(was_present);
+        self.after.insert(member_id.to_string(), is_present);
+    }
+
+    fn changed(&self) -> bool {
+        self.after.iter().any(|(id, now)| self.before.get(id) != Some(now))
+    }
+}
+
 #[derive(Clone)]
 pub struct Directory {
     store: Store,
@@ -139,17 +158,21 @@ impl Directory {
     /// Validates and normalises a POST/PUT body; for a Group, takes `members` out of the document.
     fn prepare(kind: Kind, body: &Value) -> ScimResult<(Value, Vec<MemberRef>)> {
         let mut doc = Schemas::embedded().normalize(kind.resource_type(), body)?;
-        let members = Self::finish_document(kind, &mut doc)?;
+        let members = Self::finish_document(kind, &mut doc, None)?;
         Ok((doc, members))
     }
 
-    /// Server defaults and the split between the JSON document and the membership table.
-    fn finish_document(kind: Kind, doc: &mut Value) -> ScimResult<Vec<MemberRef>> {
+    /// Server defaults and the split between the JSON document and the membership table. `stored` is the
+    /// document being replaced, if any.
+    fn finish_document(kind: Kind, doc: &mut Value, stored: Option<&Value>) -> ScimResult<Vec<MemberRef>> {
         let obj = doc.as_object_mut().ok_or_else(|| ScimError::invalid_syntax("a resource must be a JSON object"))?;
         match kind {
             Kind::User => {
-                // `active` defaults to true, so that the indexed column and the document always agree.
-                obj.entry("active").or_insert(Value::Bool(true));
+                // A User always has `active`, so the indexed column and the document agree: true for a new
+                // user, and the stored value when a PUT or PATCH leaves it out — a profile update that does not
+                // mention `active` must not re-enable a user the IdP deactivated.
+                let default = stored.and_then(|s| s.get("active")).cloned().unwrap_or(Value::Bool(true));
+                obj.entry("active").or_insert(default);
                 Ok(Vec::new())
             }
             Kind::Group => match obj.remove("members") {
@@ -252,51 +275,76 @@ impl Directory {
         Ok(member_type)
     }
 
-    fn add_members(conn: &mut Conn, group_id: &str, members: &[MemberRef]) -> ScimResult<bool> {
-        let mut changed = false;
+    fn add_members(
+        conn: &mut Conn,
+        group_id: &str,
+        members: &[MemberRef],
+        delta: &mut MembershipDelta,
+    ) -> ScimResult<()> {
         for m in members {
             let member_type = Self::resolve_member(conn, group_id, m)?;
-            changed |= groups::add_member(conn, group_id, &m.id, member_type)?;
+            let inserted = groups::add_member(conn, group_id, &m.id, member_type)?;
+            delta.record(&m.id, !inserted, true);
         }
-        Ok(changed)
+        Ok(())
+    }
+
+    fn remove_members<'a>(
+        conn: &mut Conn,
+        group_id: &str,
+        ids: impl IntoIterator<Item = &'a str>,
+        delta: &mut MembershipDelta,
+    ) -> ScimResult<()> {
+        for id in ids {
+            let removed = groups::remove_member(conn, group_id, id)?;
+            delta.record(id, removed, false);
+        }
+        Ok(())
     }
 
     /// Makes the membership exactly `members`, touching only the rows that differ.
-    fn replace_members(conn: &mut Conn, group_id: &str, members: &[MemberRef]) -> ScimResult<bool> {
+    fn replace_members(
+        conn: &mut Conn,
+        group_id: &str,
+        members: &[MemberRef],
+        delta: &mut MembershipDelta,
+    ) -> ScimResult<()> {
         let current: BTreeSet<String> = groups::member_ids(conn, group_id)?.into_iter().collect();
         let wanted: BTreeSet<&str> = members.iter().map(|m| m.id.as_str()).collect();
-        let mut changed = false;
-        for old in current.iter().filter(|id| !wanted.contains(id.as_str())) {
-            changed |= groups::remove_member(conn, group_id, old)?;
-        }
+        let gone = current.iter().map(String::as_str).filter(|id| !wanted.contains(id));
+        Self::remove_members(conn, group_id, gone, delta)?;
         let new: Vec<MemberRef> = members.iter().filter(|m| !current.contains(&m.id)).cloned().collect();
-        changed |= Self::add_members(conn, group_id, &new)?;
-        Ok(changed)
+        Self::add_members(conn, group_id, &new, delta)
     }
 
-    fn apply_member_patch(conn: &mut Conn, group_id: &str, patch: &MemberPatch) -> ScimResult<bool> {
+    fn apply_member_patch(
+        conn: &mut Conn,
+        group_id: &str,
+        patch: &MemberPatch,
+        delta: &mut MembershipDelta,
+    ) -> ScimResult<()> {
         match patch {
-            MemberPatch::Add(values) => Self::add_members(conn, group_id, &parse_members(values)?),
-            MemberPatch::Replace(values) => Self::replace_members(conn, group_id, &parse_members(values)?),
-            MemberPatch::RemoveAll => Ok(groups::remove_all_members(conn, group_id)? > 0),
+            MemberPatch::Add(values) => Self::add_members(conn, group_id, &parse_members(values)?, delta),
+            MemberPatch::Replace(values) => Self::replace_members(conn, group_id, &parse_members(values)?, delta),
+            MemberPatch::RemoveAll => {
+                let ids = groups::member_ids(conn, group_id)?;
+                Self::remove_members(conn, group_id, ids.iter().map(String::as_str), delta)
+            }
             MemberPatch::RemoveValues(ids) => {
-                let mut changed = false;
-                for id in ids {
-                    changed |= groups::remove_member(conn, group_id, id)?;
-                }
-                Ok(changed)
+                Self::remove_members(conn, group_id, ids.iter().map(String::as_str), delta)
             }
             MemberPatch::RemoveWhere(filter) => {
                 // A filter other than `value eq` (which arrives as RemoveValues) is rare; it is evaluated on
                 // this one group's member rows.
-                let mut changed = false;
-                for m in groups::members(conn, group_id)? {
-                    let element = json!({"value": m.member_id, "type": m.member_type, "display": m.display});
-                    if matches_element(filter, &element, &|sub| sub.eq_ignore_ascii_case("value")) {
-                        changed |= groups::remove_member(conn, group_id, &m.member_id)?;
-                    }
-                }
-                Ok(changed)
+                let matched: Vec<String> = groups::members(conn, group_id)?
+                    .into_iter()
+                    .filter(|m| {
+                        let element = json!({"value": m.member_id, "type": m.member_type, "display": m.display});
+                        matches_element(filter, &element, &|sub| sub.eq_ignore_ascii_case("value"))
+                    })
+                    .map(|m| m.member_id)
+                    .collect();
+                Self::remove_members(conn, group_id, matched.iter().map(String::as_str), delta)
             }
         }
     }
@@ -376,7 +424,7 @@ impl Directory {
             };
             Self::write_row(conn, kind, &row, &doc, true)?;
             if kind == Kind::Group {
-                Self::add_members(conn, &row.id, &members)?;
+                Self::add_members(conn, &row.id, &members, &mut MembershipDelta::default())?;
             }
             let row = Self::load(conn, kind, &row.id)?;
             self.render(conn, kind, &row, sel)
@@ -461,17 +509,19 @@ impl Directory {
         if_match: Option<&str>,
         sel: &AttrSelection,
     ) -> ScimResult<Rendered> {
-        let (doc, members) = Self::prepare(kind, body)?;
+        let mut doc = Schemas::embedded().normalize(kind.resource_type(), body)?;
         self.store.write(|conn| {
             let row = Self::load(conn, kind, id)?;
             check_if_match(if_match, row.version)?;
             let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
+            let members = Self::finish_document(kind, &mut doc, Some(&old))?;
             Schemas::embedded().check_immutable(kind.resource_type(), &old, &doc)?;
             Self::check_unique(conn, kind, &doc, Some(id))?;
-            let mut changed = old != doc;
+            let mut delta = MembershipDelta::default();
             if kind == Kind::Group {
-                changed |= Self::replace_members(conn, id, &members)?;
+                Self::replace_members(conn, id, &members, &mut delta)?;
             }
+            let changed = old != doc || delta.changed();
             self.finish_write(conn, kind, row, &doc, changed, Some(sel))?
                 .rendered
                 .ok_or_else(|| ScimError::internal("PUT rendered nothing"))
@@ -524,13 +574,15 @@ impl Directory {
             let mut doc = old.clone();
             apply_operations(schemas, rt, id, &mut doc, &doc_ops)?;
             let mut doc = schemas.normalize(rt, &doc)?;
-            Self::finish_document(kind, &mut doc)?;
+            Self::finish_document(kind, &mut doc, Some(&old))?;
             schemas.check_immutable(rt, &old, &doc)?;
             Self::check_unique(conn, kind, &doc, Some(id))?;
-            let mut changed = old != doc;
+            let mut delta = MembershipDelta::default();
             for member_patch in &member_ops {
-                changed |= Self::apply_member_patch(conn, id, member_patch)?;
+                Self::apply_member_patch(conn, id, member_patch, &mut delta)?;
             }
+            // A request whose operations cancel out (add then remove one member) is a no-op too.
+            let changed = old != doc || delta.changed();
             self.finish_write(conn, kind, row, &doc, changed, sel)
         })
     }

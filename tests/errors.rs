@@ -186,3 +186,40 @@ fn wrong_method_on_a_known_path_is_a_scim_error() {
     assert!(r.status == 404 || r.status == 405, "{r:#?}");
     r.expect_error(r.status, None);
 }
+
+#[test]
+fn method_not_allowed_names_the_allowed_methods() {
+    let srv = TestServer::start();
+    let r = srv.patch("/Users", &patch_body(json!([])));
+    r.expect_error(405, None);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, POST"), "{r:#?}");
+    let id = id_of(&srv.create_user("allow@x.org"));
+    let r = srv.send("POST", &format!("/Users/{id}"), &[], Some(&user_body("allow@x.org")));
+    r.expect_error(405, None);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, PUT, PATCH, DELETE"));
+}
+
+/// RFC 9110 §9.1: HEAD is served wherever GET is, with the same headers and no body.
+#[test]
+fn head_answers_like_get_without_a_body() {
+    let srv = TestServer::start();
+    let id = id_of(&srv.create_user("head@x.org"));
+    let get = srv.get(&format!("/Users/{id}"));
+    let head = srv.send("HEAD", &format!("/Users/{id}"), &[], None);
+    assert_eq!(head.status, 200);
+    assert!(head.text.is_empty(), "{head:#?}");
+    assert_eq!(head.header("etag"), get.header("etag"));
+    assert_eq!(srv.send("HEAD", "/Users", &[], None).status, 200);
+    assert_eq!(srv.send("HEAD", "/Users/no-such-id", &[], None).status, 404);
+}
+
+/// RFC 7644 §3.11 and §3.7: /Me and /Bulk are not implemented (yet): 501, not 404.
+#[test]
+fn me_and_bulk_are_not_implemented() {
+    let srv = TestServer::start();
+    srv.get("/Me").expect_error(501, None);
+    srv.post("/Bulk", &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]}))
+        .expect_error(501, None);
+    // Still behind authentication.
+    assert_eq!(srv.raw("GET", "/Me", &[], None).status, 401);
+}

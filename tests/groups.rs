@@ -597,3 +597,28 @@ fn a_large_membership_is_streamed_as_one_valid_document() {
     r.expect(200);
     assert!(r.json.get("members").is_none(), "{}", r.text);
 }
+
+/// Operations that cancel out are a no-op (issue 3: a no-op PATCH keeps meta.version), and a remove of
+/// `members` with an explicit null value is refused rather than read as "remove everyone".
+#[test]
+fn cancelling_member_operations_keep_the_version_and_null_removal_is_refused() {
+    let srv = TestServer::start();
+    let a = id_of(&srv.create_user("a@x.org"));
+    let b = id_of(&srv.create_user("b@x.org"));
+    let gid = id_of(&srv.create_group("Net", &[&a]));
+    let before = get_group(&srv, &gid);
+    let after = patch_group(
+        &srv,
+        &gid,
+        json!([{"op":"add","path":"members","value":[{"value": b}]},
+               {"op":"remove","path":format!("members[value eq \"{b}\"]")}]),
+    );
+    assert_eq!(after["meta"]["version"], before["meta"]["version"], "add+remove of one member is a no-op");
+    assert_eq!(member_ids(&after), vec![a.clone()]);
+    let r = srv.patch(&gpath(&gid), &patch_body(json!([{"op":"remove","path":"members","value":null}])));
+    r.expect_error(400, Some("invalidValue"));
+    assert_eq!(get_group(&srv, &gid), before, "the group must keep its members");
+    // A real change still moves the version.
+    let changed = patch_group(&srv, &gid, json!([{"op":"add","path":"members","value":[{"value": b}]}]));
+    assert_ne!(changed["meta"]["version"], before["meta"]["version"]);
+}

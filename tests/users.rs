@@ -661,3 +661,32 @@ fn base_url_from_the_environment() {
     let id = id_of(&r.json);
     assert_eq!(r.json["meta"]["location"], json!(format!("https://idp-facing.example.org/scim/v2/Users/{id}")));
 }
+
+/// A profile PUT that leaves `active` out keeps the stored value: it must not re-enable a user the IdP
+/// deactivated. A new user without `active` is active.
+#[test]
+fn put_without_active_keeps_the_stored_value() {
+    let srv = TestServer::start();
+    let u = srv.create_user_body(&json!({"schemas": [USER_SCHEMA], "userName": "keep@x.org"}));
+    assert_eq!(u["active"], true);
+    let id = id_of(&u);
+    let path = format!("/Users/{id}");
+    let r = srv.put(&path, &json!({"schemas": [USER_SCHEMA], "userName": "keep@x.org", "active": false}));
+    r.expect(200);
+    assert_eq!(r.json["active"], false);
+    let r = srv.put(&path, &json!({"schemas": [USER_SCHEMA], "userName": "keep@x.org", "title": "Engineer"}));
+    r.expect(200);
+    assert_eq!(r.json["active"], false, "PUT without active re-enabled the user");
+    assert_eq!(r.json["title"], "Engineer");
+    let r = srv.filter("/Users", "active eq false");
+    assert_eq!(r.ids(), vec![id]);
+}
+
+#[test]
+fn a_multi_valued_attribute_holds_at_most_1000_values() {
+    let srv = TestServer::start();
+    let mut body = user_body("many@x.org");
+    body["emails"] = json!((0..1001).map(|i| json!({"value": format!("e{i}@x.org")})).collect::<Vec<_>>());
+    srv.post("/Users", &body).expect_error(400, Some("invalidValue"));
+    assert_eq!(srv.filter("/Users", "userName eq \"many@x.org\"").ids().len(), 0);
+}

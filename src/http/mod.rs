@@ -14,7 +14,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, Logger, Next};
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
 use body::BodyLimit;
 use error::SCIM_CONTENT_TYPE;
 use serde_json::Value;
@@ -66,8 +66,20 @@ async fn not_found() -> Result<HttpResponse, ScimError> {
     Err(ScimError::not_found("no such endpoint"))
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ScimError> {
-    Err(ScimError::new(405, None, "method not allowed on this endpoint"))
+/// A 405 for the methods an endpoint lacks, with the `Allow` header RFC 9110 §15.5.6 requires.
+fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move {
+        let mut response =
+            ScimError::new(405, None, format!("method not allowed here; allowed: {allow}")).error_response();
+        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        response
+    })
+}
+
+/// RFC 7644 §3.11 (/Me) and §3.7 (/Bulk): not implemented by this build; the ServiceProviderConfig says so.
+async fn not_implemented(req: actix_web::HttpRequest) -> Result<HttpResponse, ScimError> {
+    let what = req.match_info().get("endpoint").unwrap_or("this endpoint");
+    Err(ScimError::not_implemented(format!("/{what} is not supported by this server")))
 }
 
 /// Adds the SCIM routes under `config.path_prefix`; every one of them passes through authentication.
@@ -76,6 +88,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, config: &ServerConfig) {
         .wrap(from_fn(auth::require_token))
         .configure(discovery::routes)
         .configure(resources::routes)
+        .route("/{endpoint:Me|Bulk}", web::to(not_implemented))
+        .route("/{endpoint:Me|Bulk}/{rest:.*}", web::to(not_implemented))
         .default_service(web::to(not_found));
     cfg.service(scope);
 }

@@ -19,21 +19,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         cfg.service(
             web::resource(base.clone())
                 .route(web::get().to(move |s, r| list(kind, s, r)))
+                .route(web::head().to(move |s, r| list(kind, s, r)))
                 .route(web::post().to(move |s, r, b| create(kind, s, r, b)))
-                .default_service(web::to(super::method_not_allowed)),
+                .default_service(super::method_not_allowed("GET, HEAD, POST")),
         )
         .service(
             web::resource(format!("{base}/.search"))
                 .route(web::post().to(move |s, r, b| search(kind, s, r, b)))
-                .default_service(web::to(super::method_not_allowed)),
+                .default_service(super::method_not_allowed("POST")),
         )
         .service(
             web::resource(format!("{base}/{{id}}"))
                 .route(web::get().to(move |s, r, p| get(kind, s, r, p)))
+                .route(web::head().to(move |s, r, p| get(kind, s, r, p)))
                 .route(web::put().to(move |s, r, p, b| replace(kind, s, r, p, b)))
                 .route(web::patch().to(move |s, r, p, b| patch(kind, s, r, p, b)))
                 .route(web::delete().to(move |s, r, p| delete(kind, s, r, p)))
-                .default_service(web::to(super::method_not_allowed)),
+                .default_service(super::method_not_allowed("GET, HEAD, PUT, PATCH, DELETE")),
         );
     }
 }

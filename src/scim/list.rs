@@ -136,23 +136,19 @@ impl ListQuery {
                     _ => Err(ScimError::invalid_value(format!("\"{name}\" has the wrong type"))),
                 }
             };
-            let slot = match name.to_ascii_lowercase().as_str() {
-                "schemas" => {
-                    has_schema = value.as_array().is_some_and(|a| {
-                        a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA)))
-                    });
-                    continue;
-                }
-                "filter" => &mut raw.filter,
-                "startindex" => &mut raw.start_index,
-                "count" => &mut raw.count,
-                "sortby" => &mut raw.sort_by,
-                "sortorder" => &mut raw.sort_order,
-                "attributes" => &mut raw.attributes,
-                "excludedattributes" => &mut raw.excluded,
-                _ => return Err(ScimError::invalid_value(format!("unknown SearchRequest attribute \"{name}\""))),
-            };
-            *slot = Some(text(value)?);
+            if name.eq_ignore_ascii_case("schemas") {
+                has_schema = value.as_array().is_some_and(|a| {
+                    a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA)))
+                });
+                continue;
+            }
+            let slot = raw
+                .slot(name)
+                .ok_or_else(|| ScimError::invalid_value(format!("unknown SearchRequest attribute \"{name}\"")))?;
+            // RFC 7643 §2.5: null means "not given".
+            if !value.is_null() {
+                *slot = Some(text(value)?);
+            }
         }
         if !has_schema {
             return Err(ScimError::invalid_value(format!(
@@ -205,6 +201,10 @@ mod tests {
         assert_eq!((q.start_index, q.count), (2, 3));
         assert_eq!(q.selection.attributes.len(), 2);
         assert!(ListQuery::from_search_request(&json!({"filter": "userName pr"}), 10).is_err());
+        let nulls = json!({"schemas": [SEARCH_REQUEST_SCHEMA], "count": null, "filter": null});
+        let q = ListQuery::from_search_request(&nulls, 10).unwrap();
+        assert_eq!(q.count, 10);
+        assert!(q.filter.is_none());
         assert!(ListQuery::from_search_request(&json!({"schemas": [SEARCH_REQUEST_SCHEMA], "bogus": 1}), 10).is_err());
     }
 

@@ -14,7 +14,7 @@
 
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::{matches_element, parse_patch_path, CompareOp, Filter, Literal, PatchPath, MAX_DEPTH};
-use crate::scim::schema::{AttrDef, AttrType, Mutability, ResourceType, Schemas, GROUP_SCHEMA};
+use crate::scim::schema::{AttrDef, AttrType, Mutability, ResourceType, Schemas, GROUP_SCHEMA, MAX_MULTI_VALUES};
 use serde_json::{Map, Value};
 
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -122,12 +122,12 @@ fn parse_operation(raw: &Value) -> ScimResult<PatchOperation> {
         // RFC 7644 §3.5.2.2: "If "path" is unspecified, the operation fails ... "noTarget"".
         PatchOpKind::Remove if path.is_none() => Err(ScimError::no_target("a remove operation requires a \"path\"")),
         PatchOpKind::Add | PatchOpKind::Replace if value.is_none() => {
-            Err(ScimError::invalid_value(format!("an {} operation requires a \"value\"", op.as_str())))
+            Err(ScimError::invalid_value(format!("the {} operation requires a \"value\"", op.as_str())))
         }
         // RFC 7644 §3.5.2.1 / §3.5.2.3: without a path the value is a set of attributes.
         PatchOpKind::Add | PatchOpKind::Replace if path.is_none() && !matches!(value, Some(Value::Object(_))) => {
             Err(ScimError::invalid_value(format!(
-                "an {} operation without a \"path\" requires an object of attributes as \"value\"",
+                "the {} operation without a \"path\" requires an object of attributes as \"value\"",
                 op.as_str()
             )))
         }
@@ -203,7 +203,12 @@ fn member_patch(kind: PatchOpKind, path: &PatchPath, value: Option<&Value>) -> S
         (None, PatchOpKind::Add) => Ok(MemberPatch::Add(member_elements(value)?)),
         (None, PatchOpKind::Replace) => Ok(MemberPatch::Replace(member_elements(value)?)),
         (None, PatchOpKind::Remove) => match value {
-            None | Some(Value::Null) => Ok(MemberPatch::RemoveAll),
+            None => Ok(MemberPatch::RemoveAll),
+            // Ambiguous: "remove these members" with no members. Emptying the group would lose data.
+            Some(Value::Null) => Err(ScimError::invalid_value(
+                "a remove of \"members\" with \"value\": null is ambiguous; omit \"value\" to remove every \
+                 member, or list the members to remove",
+            )),
             // Entra ID: a remove of "members" carrying members removes exactly those.
             Some(v) => Ok(MemberPatch::RemoveValues(
                 member_elements(Some(v))?
@@ -342,7 +347,7 @@ impl<'s> Ctx<'s> {
             (None, kind) => {
                 let Some(Value::Object(map)) = &op.value else {
                     return Err(ScimError::invalid_value(format!(
-                        "an {} operation without a \"path\" requires an object of attributes as \"value\"",
+                        "the {} operation without a \"path\" requires an object of attributes as \"value\"",
                         kind.as_str()
                     )));
                 };
@@ -538,6 +543,13 @@ impl<'s> Ctx<'s> {
                 }
                 let c = container_mut(doc, t.container.as_deref(), true)?;
                 let mut arr = take_array(c, &attr.name);
+                // Bounds the work of the duplicate check below (and the document) before doing it.
+                if arr.len() + items.len() > MAX_MULTI_VALUES {
+                    return Err(ScimError::invalid_value(format!(
+                        "\"{}\" would hold more than {MAX_MULTI_VALUES} values",
+                        attr.name
+                    )));
+                }
                 let mut changed = vec![false; arr.len()];
                 for item in items {
                     // Appending an element equal to an existing one changes nothing.
@@ -1840,5 +1852,33 @@ mod tests {
             assert_eq!(kind(&e), Some(want), "{ops}: {e}");
             assert!(e.detail.contains(needle), "{ops}: {}", e.detail);
         }
+    }
+
+    #[test]
+    fn multi_valued_attributes_are_capped() {
+        let many: Vec<Value> = (0..MAX_MULTI_VALUES).map(|i| json!({"value": format!("e{i}@x.org")})).collect();
+        let full = ok_user(json!([{"op": "replace", "path": "emails", "value": many}]));
+        assert_eq!(full["emails"].as_array().map(Vec::len), Some(MAX_MULTI_VALUES));
+        let body = json!({"schemas": [PATCH_OP_SCHEMA],
+                          "Operations": [{"op": "add", "path": "emails", "value": [{"value": "one-more@x.org"}]}]});
+        let e = patch_as("User", &full, &body).expect_err("over the cap");
+        assert_eq!(kind(&e), Some(ScimType::InvalidValue));
+        assert!(e.detail.contains("emails"), "{}", e.detail);
+        // normalize enforces the same bound on POST/PUT bodies, but never on Group members.
+        let mut user = full.clone();
+        user["emails"].as_array_mut().unwrap().push(json!({"value": "x@y.org"}));
+        assert!(Schemas::embedded().normalize(rt("User"), &user).is_err());
+        let members: Vec<Value> = (0..MAX_MULTI_VALUES + 5).map(|i| json!({"value": format!("id{i}")})).collect();
+        let group = json!({"schemas": [GROUP_SCHEMA], "displayName": "Big", "members": members});
+        assert!(Schemas::embedded().normalize(rt("Group"), &group).is_ok());
+    }
+
+    #[test]
+    fn removing_members_with_a_null_value_is_refused() {
+        let ops = parse_patch_request(&body(json!([{"op": "remove", "path": "members", "value": null}]))).unwrap();
+        let e = split_member_ops(ops).expect_err("ambiguous");
+        assert_eq!(kind(&e), Some(ScimType::InvalidValue));
+        let ops = parse_patch_request(&body(json!([{"op": "remove", "path": "members"}]))).unwrap();
+        assert_eq!(split_member_ops(ops).unwrap().1, vec![MemberPatch::RemoveAll]);
     }
 }

@@ -28,6 +28,9 @@ pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
 /// Sanity cap on one string value in a resource (bytes).
 pub const MAX_STRING_LEN: usize = 64 * 1024;
+/// Most values one multi-valued attribute of a stored document may hold (emails, phoneNumbers, …): bounds
+/// the document and the work of PATCH on it. Group `members` is exempt: it lives in its own table.
+pub const MAX_MULTI_VALUES: usize = 1000;
 /// Most names accepted in one `attributes` or `excludedAttributes` parameter.
 pub const MAX_SELECTED_ATTRIBUTES: usize = 256;
 
@@ -809,6 +812,9 @@ fn norm_multi(def: &AttrDef, value: &Value, label: &str) -> ScimResult<Option<Va
         Value::Array(items) => items,
         _ => return Err(ScimError::invalid_value(format!("\"{label}\" is multi-valued and must be an array"))),
     };
+    if items.len() > MAX_MULTI_VALUES && def.name != "members" {
+        return Err(ScimError::invalid_value(format!("\"{label}\" holds more than {MAX_MULTI_VALUES} values")));
+    }
     let mut out = Vec::with_capacity(items.len());
     let mut primaries = 0usize;
     for item in items {
