@@ -3,7 +3,7 @@
 
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::matches_element;
-use crate::scim::list::{ListQuery, SortOrder};
+use crate::scim::list::{list_response_prefix, ListQuery, SortOrder, LIST_RESPONSE_SUFFIX};
 use crate::scim::meta::{etag_matches, meta};
 use crate::scim::patch::{apply_operations, parse_patch_request, split_member_ops, MemberPatch};
 use crate::scim::schema::{AttrSelection, ResourceType, Schemas};
@@ -67,6 +67,47 @@ pub enum BodyPart {
 
 /// Body bytes handed on at a time when streaming a large membership.
 const STREAM_CHUNK: usize = 64 * 1024;
+
+/// Collects a response body and hands it on in chunks of about `STREAM_CHUNK` bytes.
+struct BodyWriter<'e> {
+    buffer: Vec<u8>,
+    emit: &'e mut dyn FnMut(BodyPart) -> bool,
+    /// False once the receiver went away: producing more is pointless.
+    open: bool,
+}
+
+impl<'e> BodyWriter<'e> {
+    fn new(emit: &'e mut dyn FnMut(BodyPart) -> bool) -> Self {
+        BodyWriter { buffer: Vec::with_capacity(STREAM_CHUNK), emit, open: true }
+    }
+
+    fn is_open(&self) -> bool {
+        self.open
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+        self.flush_if_full();
+    }
+
+    fn write_json(&mut self, value: &impl serde::Serialize) -> ScimResult<()> {
+        serde_json::to_writer(&mut self.buffer, value).map_err(ScimError::internal)?;
+        self.flush_if_full();
+        Ok(())
+    }
+
+    fn flush_if_full(&mut self) {
+        if self.open && self.buffer.len() >= STREAM_CHUNK {
+            self.open = (self.emit)(BodyPart::Bytes(std::mem::take(&mut self.buffer)));
+        }
+    }
+
+    fn finish(self) {
+        if self.open && !self.buffer.is_empty() {
+            (self.emit)(BodyPart::Bytes(self.buffer));
+        }
+    }
+}
 
 /// The result of a PATCH: the new version, and the representation when one was asked for.
 #[derive(Debug, Clone)]
@@ -449,55 +490,106 @@ impl Directory {
         sel: &AttrSelection,
         emit: &mut dyn FnMut(BodyPart) -> bool,
     ) -> ScimResult<()> {
-        let schemas = Schemas::embedded();
-        let rt = kind.resource_type();
         self.store.read(|conn| {
             let row = Self::load(conn, kind, id)?;
-            let stream_members = kind == Kind::Group && schemas.is_returned(rt, "members", sel);
-            let head = self.render_parts(conn, kind, &row, sel, !stream_members)?;
             if !emit(BodyPart::Start { version: row.version }) {
                 return Ok(());
             }
-            let mut body = serde_json::to_vec(&head.body).map_err(ScimError::internal)?;
-            if !stream_members {
-                emit(BodyPart::Bytes(body));
-                return Ok(());
-            }
-            // Which sub-attributes of an element survive `sel` (e.g. `attributes=members.value`).
-            let sample = json!({"members": [{"$ref": "", "display": "", "type": "", "value": ""}]});
-            let keep: Vec<String> = schemas
-                .project(rt, &sample, sel)
-                .pointer("/members/0")
-                .and_then(Value::as_object)
-                .map(|o| o.keys().cloned().collect())
-                .unwrap_or_default();
-            body.pop(); // reopen the object: members go last
-            let mut count = 0usize;
-            let mut open = true;
-            let mut failed = None;
-            groups::for_each_member(conn, id, |m| {
-                let mut element = self.member_json(m);
-                element.retain(|k, _| keep.contains(k));
-                body.extend_from_slice(if count == 0 { b",\"members\":[" } else { b"," });
-                count += 1;
-                if let Err(e) = serde_json::to_writer(&mut body, &element) {
-                    failed = Some(e);
-                    return false;
-                }
-                if body.len() >= STREAM_CHUNK {
-                    open = emit(BodyPart::Bytes(std::mem::take(&mut body)));
-                }
-                open
-            })?;
-            if let Some(e) = failed {
-                return Err(ScimError::internal(e));
-            }
-            if open {
-                body.extend_from_slice(if count > 0 { b"]}" } else { b"}" });
-                emit(BodyPart::Bytes(body));
-            }
+            let mut out = BodyWriter::new(emit);
+            self.write_resource(conn, kind, &row, sel, &mut out)?;
+            out.finish();
             Ok(())
         })
+    }
+
+    /// A page of resources matching the query as a ListResponse (RFC 7644 §3.4.2), produced in parts like
+    /// `get_streamed`: a page holding a very large group streams its members too.
+    pub fn list_streamed(
+        &self,
+        kind: Kind,
+        query: &ListQuery,
+        emit: &mut dyn FnMut(BodyPart) -> bool,
+    ) -> ScimResult<()> {
+        let schemas = Schemas::embedded();
+        let rt = kind.resource_type();
+        let filter = query.filter.as_ref().map(|f| filter_to_sql(schemas, rt, f)).transpose()?;
+        let descending = query.sort_order == SortOrder::Descending;
+        let order = query.sort_by.as_ref().map(|s| order_by_sql(schemas, rt, s, descending)).transpose()?;
+        self.store.read(|conn| {
+            let (total, rows) = resources::list(
+                conn,
+                kind.table(),
+                filter.as_ref(),
+                order.as_ref(),
+                query.start_index - 1,
+                query.count,
+            )?;
+            if !emit(BodyPart::Start { version: 0 }) {
+                return Ok(());
+            }
+            let mut out = BodyWriter::new(emit);
+            out.write(list_response_prefix(total, query.start_index, rows.len()).as_bytes());
+            for (i, row) in rows.iter().enumerate() {
+                if i > 0 {
+                    out.write(b",");
+                }
+                self.write_resource(conn, kind, row, &query.selection, &mut out)?;
+                if !out.is_open() {
+                    return Ok(());
+                }
+            }
+            out.write(LIST_RESPONSE_SUFFIX.as_bytes());
+            out.finish();
+            Ok(())
+        })
+    }
+
+    /// Writes one resource's representation; a Group's members are read and written row by row.
+    fn write_resource(
+        &self,
+        conn: &mut Conn,
+        kind: Kind,
+        row: &ResourceRow,
+        sel: &AttrSelection,
+        out: &mut BodyWriter<'_>,
+    ) -> ScimResult<()> {
+        let schemas = Schemas::embedded();
+        let rt = kind.resource_type();
+        let stream_members = kind == Kind::Group && schemas.is_returned(rt, "members", sel);
+        let head = self.render_parts(conn, kind, row, sel, !stream_members)?;
+        let mut bytes = serde_json::to_vec(&head.body).map_err(ScimError::internal)?;
+        if !stream_members {
+            out.write(&bytes);
+            return Ok(());
+        }
+        // Which sub-attributes of an element survive `sel` (e.g. `attributes=members.value`).
+        let sample = json!({"members": [{"$ref": "", "display": "", "type": "", "value": ""}]});
+        let keep: Vec<String> = schemas
+            .project(rt, &sample, sel)
+            .pointer("/members/0")
+            .and_then(Value::as_object)
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        bytes.pop(); // reopen the object: members go last
+        out.write(&bytes);
+        let mut count = 0usize;
+        let mut failed = None;
+        groups::for_each_member(conn, &row.id, |m| {
+            let mut element = self.member_json(m);
+            element.retain(|k, _| keep.contains(k));
+            out.write(if count == 0 { b",\"members\":[" } else { b"," });
+            count += 1;
+            if let Err(e) = out.write_json(&element) {
+                failed = Some(e);
+                return false;
+            }
+            out.is_open()
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        out.write(if count > 0 { b"]}" } else { b"}" });
+        Ok(())
     }
 
     /// PUT (RFC 7644 §3.5.1): the body replaces every writable attribute; read-only ones are ignored.
@@ -598,30 +690,6 @@ impl Directory {
             }
             resources::delete(conn, kind.table(), id)?;
             Ok(())
-        })
-    }
-
-    /// A page of resources matching the query, and the exact total (RFC 7644 §3.4.2).
-    pub fn list(&self, kind: Kind, query: &ListQuery) -> ScimResult<(usize, Vec<Value>)> {
-        let schemas = Schemas::embedded();
-        let rt = kind.resource_type();
-        let filter = query.filter.as_ref().map(|f| filter_to_sql(schemas, rt, f)).transpose()?;
-        let descending = query.sort_order == SortOrder::Descending;
-        let order = query.sort_by.as_ref().map(|s| order_by_sql(schemas, rt, s, descending)).transpose()?;
-        self.store.read(|conn| {
-            let (total, rows) = resources::list(
-                conn,
-                kind.table(),
-                filter.as_ref(),
-                order.as_ref(),
-                query.start_index - 1,
-                query.count,
-            )?;
-            let resources = rows
-                .iter()
-                .map(|row| self.render(conn, kind, row, &query.selection).map(|r| r.body))
-                .collect::<ScimResult<Vec<_>>>()?;
-            Ok((total, resources))
         })
     }
 }

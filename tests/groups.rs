@@ -596,6 +596,21 @@ fn a_large_membership_is_streamed_as_one_valid_document() {
     let r = srv.get(&gpath(&empty));
     r.expect(200);
     assert!(r.json.get("members").is_none(), "{}", r.text);
+    // List pages stream the same way (Okta's group import reads pages without excludedAttributes).
+    let page = srv.get("/Groups?startIndex=1&count=10");
+    page.expect(200);
+    assert_eq!(page.json["totalResults"], 2);
+    assert_eq!(page.json["itemsPerPage"], 2);
+    assert_eq!(page.json["startIndex"], 1);
+    let listed = page.resources();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(member_ids(&listed[0]), sorted(users.clone()));
+    assert!(listed[1].get("members").is_none());
+    let values = srv.get("/Groups?attributes=members.value&filter=displayName%20eq%20%22streamed%22");
+    values.expect(200);
+    let members = values.resources()[0]["members"].as_array().expect("members").clone();
+    assert_eq!(members.len(), 450);
+    assert!(members.iter().all(|m| m.as_object().is_some_and(|o| o.len() == 1)));
 }
 
 /// Operations that cancel out are a no-op (issue 3: a no-op PATCH keeps meta.version), and a remove of

@@ -2,10 +2,10 @@
 
 use super::body::ScimJson;
 use super::error::SCIM_CONTENT_TYPE;
-use super::{blocking, ok_json, scim_response, AppState};
+use super::{blocking, scim_response, AppState};
 use crate::directory::{BodyPart, Kind, Rendered};
 use crate::scim::error::{ScimError, ScimResult};
-use crate::scim::list::{list_response, ListQuery};
+use crate::scim::list::ListQuery;
 use crate::scim::meta::{etag, etag_matches};
 use crate::scim::schema::AttrSelection;
 use actix_web::http::{header, StatusCode};
@@ -84,10 +84,47 @@ async fn search(kind: Kind, state: web::Data<AppState>, _req: HttpRequest, body:
 }
 
 async fn run_list(kind: Kind, state: web::Data<AppState>, query: ListQuery) -> ScimResult<HttpResponse> {
-    let start_index = query.start_index;
     let directory = state.directory.clone();
-    let (total, resources) = blocking(move || directory.list(kind, &query)).await?;
-    Ok(ok_json(&list_response(total, start_index, resources)))
+    let (_, body) = streamed(move |emit| directory.list_streamed(kind, &query, emit)).await?;
+    Ok(HttpResponse::Ok().insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).streaming(body))
+}
+
+type Producer = Box<dyn FnOnce(&mut dyn FnMut(BodyPart) -> bool) -> ScimResult<()> + Send>;
+
+/// Runs a body producer on a blocking thread; a bounded channel hands its parts to the response stream, so
+/// a large body flows out as it is read (with backpressure). Returns the `Start` part's version and the
+/// stream of the rest; an error before `Start` (404, bad filter, …) is returned as such.
+async fn streamed(
+    producer: impl FnOnce(&mut dyn FnMut(BodyPart) -> bool) -> ScimResult<()> + Send + 'static,
+) -> ScimResult<(i64, impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>>)> {
+    let producer: Producer = Box::new(producer);
+    let (parts, received) = std::sync::mpsc::sync_channel::<ScimResult<BodyPart>>(4);
+    actix_web::rt::spawn(web::block(move || {
+        if let Err(e) = producer(&mut |part| parts.send(Ok(part)).is_ok()) {
+            let _ = parts.send(Err(e));
+        }
+    }));
+    let received = Arc::new(Mutex::new(received));
+    let version = match next_part(&received).await {
+        Some(Ok(BodyPart::Start { version })) => version,
+        Some(Err(e)) => return Err(e),
+        _ => return Err(ScimError::internal("response body ended before it started")),
+    };
+    let body = futures_util::stream::unfold(received, |received| async move {
+        match next_part(&received).await {
+            Some(Ok(BodyPart::Bytes(bytes))) => Some((Ok(web::Bytes::from(bytes)), received)),
+            // A failure after the head was sent can only cut the response short; the client sees a broken body.
+            Some(Err(e)) => Some((Err(actix_web::error::ErrorInternalServerError(e.detail)), received)),
+            _ => None,
+        }
+    });
+    Ok((version, body))
+}
+
+/// The next part from the producer, waited for off the async executor.
+async fn next_part(received: &Arc<Mutex<Receiver<ScimResult<BodyPart>>>>) -> Option<ScimResult<BodyPart>> {
+    let received = received.clone();
+    web::block(move || received.lock().ok()?.recv().ok()).await.ok().flatten()
 }
 
 async fn create(kind: Kind, state: web::Data<AppState>, req: HttpRequest, body: ScimJson) -> ScimResult<HttpResponse> {
@@ -111,41 +148,13 @@ async fn get(
     let sel = selection(&req)?.unwrap_or_default();
     let directory = state.directory.clone();
     let id = id.into_inner();
-    // The directory produces the body in parts on a blocking thread; a bounded channel hands them to the
-    // response stream, so a large group's members flow out as they are read (backpressure included).
-    let (parts, received) = std::sync::mpsc::sync_channel::<ScimResult<BodyPart>>(4);
-    actix_web::rt::spawn(web::block(move || {
-        let outcome = directory.get_streamed(kind, &id, &sel, &mut |part| parts.send(Ok(part)).is_ok());
-        if let Err(e) = outcome {
-            let _ = parts.send(Err(e));
-        }
-    }));
-    let received = Arc::new(Mutex::new(received));
-    let version = match next_part(&received).await {
-        Some(Ok(BodyPart::Start { version })) => version,
-        Some(Err(e)) => return Err(e),
-        _ => return Err(ScimError::internal("resource body ended before it started")),
-    };
+    let (version, body) = streamed(move |emit| directory.get_streamed(kind, &id, &sel, emit)).await?;
     // RFC 7644 §3.14: a client holding the current version gets 304 Not Modified.
     if header_value(&req, header::IF_NONE_MATCH).is_some_and(|h| etag_matches(&h, version)) {
         return Ok(with_etag(HttpResponse::NotModified().finish(), version));
     }
-    let body = futures_util::stream::unfold(received, |received| async move {
-        match next_part(&received).await {
-            Some(Ok(BodyPart::Bytes(bytes))) => Some((Ok(web::Bytes::from(bytes)), received)),
-            // A failure after the head was sent can only cut the response short; the client sees a broken body.
-            Some(Err(e)) => Some((Err(actix_web::error::ErrorInternalServerError(e.detail)), received)),
-            _ => None,
-        }
-    });
     let response = HttpResponse::Ok().insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).streaming(body);
     Ok(with_etag(response, version))
-}
-
-/// The next part from the producer, waited for off the async executor.
-async fn next_part(received: &Arc<Mutex<Receiver<ScimResult<BodyPart>>>>) -> Option<ScimResult<BodyPart>> {
-    let received = received.clone();
-    web::block(move || received.lock().ok()?.recv().ok()).await.ok().flatten()
 }
 
 async fn replace(

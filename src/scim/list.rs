@@ -18,6 +18,17 @@ pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) ->
     })
 }
 
+/// A ListResponse written out piece by piece: this prefix, the resources separated by commas, then
+/// `LIST_RESPONSE_SUFFIX`. The same document as `list_response`.
+pub fn list_response_prefix(total: usize, start_index: usize, items: usize) -> String {
+    format!(
+        "{{\"schemas\":[\"{LIST_RESPONSE_SCHEMA}\"],\"totalResults\":{total},\"startIndex\":{start_index},\
+         \"itemsPerPage\":{items},\"Resources\":["
+    )
+}
+
+pub const LIST_RESPONSE_SUFFIX: &str = "]}";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortOrder {
     Ascending,
@@ -206,6 +217,16 @@ mod tests {
         assert_eq!(q.count, 10);
         assert!(q.filter.is_none());
         assert!(ListQuery::from_search_request(&json!({"schemas": [SEARCH_REQUEST_SCHEMA], "bogus": 1}), 10).is_err());
+    }
+
+    #[test]
+    fn streamed_list_response_is_the_same_document() {
+        let resources = vec![json!({"id": "a"}), json!({"id": "b"})];
+        let mut text = list_response_prefix(7, 3, 2);
+        text.push_str(&resources.iter().map(Value::to_string).collect::<Vec<_>>().join(","));
+        text.push_str(LIST_RESPONSE_SUFFIX);
+        let streamed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(streamed, list_response(7, 3, resources));
     }
 
     #[test]
