@@ -10,7 +10,7 @@ use crate::scim::meta::{etag, etag_matches};
 use crate::scim::schema::AttrSelection;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -121,8 +121,14 @@ async fn streamed(
     Ok((version, body))
 }
 
-/// The next part from the producer, waited for off the async executor.
+/// The next part from the producer: at once when it is already there (a small body usually is), else
+/// waited for off the async executor.
 async fn next_part(received: &Arc<Mutex<Receiver<ScimResult<BodyPart>>>>) -> Option<ScimResult<BodyPart>> {
+    match received.lock().ok()?.try_recv() {
+        Ok(part) => return Some(part),
+        Err(TryRecvError::Disconnected) => return None,
+        Err(TryRecvError::Empty) => {}
+    }
     let received = received.clone();
     web::block(move || received.lock().ok()?.recv().ok()).await.ok().flatten()
 }
