@@ -453,30 +453,25 @@ impl Directory {
 
     pub fn create(&self, kind: Kind, body: &Value, sel: &AttrSelection) -> ScimResult<Rendered> {
         let (doc, members) = Self::prepare(kind, body)?;
+        let now = now_timestamp();
+        let row = ResourceRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            created: now.clone(),
+            last_modified: now,
+            version: 1,
+            resource: doc.to_string(),
+        };
         self.store.write(|conn| {
             Self::check_unique(conn, kind, &doc, None)?;
-            let now = now_timestamp();
-            let row = ResourceRow {
-                id: uuid::Uuid::new_v4().to_string(),
-                created: now.clone(),
-                last_modified: now,
-                version: 1,
-                resource: String::new(),
-            };
             Self::write_row(conn, kind, &row, &doc, true)?;
             if kind == Kind::Group {
                 Self::add_members(conn, &row.id, &members, &mut MembershipDelta::default())?;
             }
-            let row = Self::load(conn, kind, &row.id)?;
-            self.render(conn, kind, &row, sel)
-        })
-    }
-
-    pub fn get(&self, kind: Kind, id: &str, sel: &AttrSelection) -> ScimResult<Rendered> {
-        self.store.read(|conn| {
-            let row = Self::load(conn, kind, id)?;
-            self.render(conn, kind, &row, sel)
-        })
+            Ok(())
+        })?;
+        // Rendered after the commit, off the single writer: nobody else knows the new id yet, so this read
+        // sees exactly what was written.
+        self.store.read(|conn| self.render(conn, kind, &row, sel))
     }
 
     /// GET of one resource, produced in parts: a Group's members are written out in chunks straight from the
