@@ -90,7 +90,7 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
             std::net::TcpListener::bind(&args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         config.base_url = explicit_base.unwrap_or_else(|| format!("http://{addr}{}", config.path_prefix));
-        let state = AppState::new(store, config.clone(), jwt);
+        let state = AppState::new(store.clone(), config.clone(), jwt);
         let (server, addrs) = http::serve(state, listener).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         http::shutdown_on_signals(&server).map_err(|e| format!("cannot install signal handlers: {e}"))?;
         if let Some(m) = minted {
@@ -101,6 +101,11 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
             println!("scimd listening on http://{a}");
         }
         log::info!("serving SCIM at {} (database {database})", config.base_url);
-        server.await.map_err(|e| format!("server error: {e}"))
+        server.await.map_err(|e| format!("server error: {e}"))?;
+        // Leave a compact database file behind: everything in the main file, an empty WAL.
+        if let Err(e) = store.checkpoint() {
+            log::warn!("final checkpoint failed: {e}");
+        }
+        Ok(())
     })
 }
