@@ -406,11 +406,7 @@ impl Directory {
     ) -> ScimResult<Rendered> {
         let rt = kind.resource_type();
         let schemas = Schemas::embedded();
-        let mut doc: Map<String, Value> = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
-        doc.insert("id".into(), Value::String(row.id.clone()));
-        let location = self.location(kind, &row.id);
-        doc.insert("meta".into(), meta(kind.name(), &row.created, &row.last_modified, &location, row.version));
-        match kind {
+        let computed = match kind {
             Kind::User if schemas.is_returned(rt, "groups", sel) => {
                 let groups: Vec<Value> = users::groups_of(conn, &row.id)?
                     .into_iter()
@@ -419,20 +415,35 @@ impl Directory {
                                "display": g.display_name, "type": g.kind})
                     })
                     .collect();
-                if !groups.is_empty() {
-                    doc.insert("groups".into(), Value::Array(groups));
-                }
+                Some(("groups", groups))
             }
             Kind::Group if with_members && schemas.is_returned(rt, "members", sel) => {
                 let members: Vec<Value> =
                     groups::members(conn, &row.id)?.into_iter().map(|m| Value::Object(self.member_json(m))).collect();
-                if !members.is_empty() {
-                    doc.insert("members".into(), Value::Array(members));
-                }
+                Some(("members", members))
             }
-            _ => {}
+            _ => None,
+        };
+        self.assemble(kind, row, sel, computed)
+    }
+
+    /// The representation of a row with id, meta and a computed attribute (`groups` or `members`, omitted
+    /// when empty), projected by `sel`. Touches no database.
+    fn assemble(
+        &self,
+        kind: Kind,
+        row: &ResourceRow,
+        sel: &AttrSelection,
+        computed: Option<(&str, Vec<Value>)>,
+    ) -> ScimResult<Rendered> {
+        let mut doc: Map<String, Value> = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
+        doc.insert("id".into(), Value::String(row.id.clone()));
+        let location = self.location(kind, &row.id);
+        doc.insert("meta".into(), meta(kind.name(), &row.created, &row.last_modified, &location, row.version));
+        if let Some((name, values)) = computed.filter(|(_, values)| !values.is_empty()) {
+            doc.insert(name.into(), Value::Array(values));
         }
-        let body = schemas.project(rt, &Value::Object(doc), sel);
+        let body = Schemas::embedded().project(kind.resource_type(), &Value::Object(doc), sel);
         Ok(Rendered { id: row.id.clone(), version: row.version, body })
     }
 
@@ -469,9 +480,13 @@ impl Directory {
             }
             Ok(())
         })?;
-        // Rendered after the commit, off the single writer: nobody else knows the new id yet, so this read
-        // sees exactly what was written.
-        self.store.read(|conn| self.render(conn, kind, &row, sel))
+        match kind {
+            // A new user belongs to no group yet: nothing to read back.
+            Kind::User => self.assemble(kind, &row, sel, None),
+            // Rendered after the commit, off the single writer: nobody else knows the new id yet, so this
+            // read sees exactly what was written.
+            Kind::Group => self.store.read(|conn| self.render(conn, kind, &row, sel)),
+        }
     }
 
     /// GET of one resource, produced in parts: a Group's members are written out in chunks straight from the
