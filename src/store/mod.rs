@@ -210,7 +210,16 @@ impl Store {
         }
         let batch = state.batch;
         // A nested transaction: diesel runs it in a SAVEPOINT, released on Ok and rolled back on Err.
-        let outcome = state.conn.transaction(f);
+        let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.conn.transaction(f))) {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                // A panic skipped diesel's rollback: undo this writer's savepoint, keep the others' work.
+                if let Err(e) = AnsiTransactionManager::rollback_transaction(&mut state.conn) {
+                    log::error!("rollback after a panic failed: {e}");
+                }
+                Err(ScimError::internal("a write failed unexpectedly; nothing of it was kept"))
+            }
+        };
         if writer.queued.load(Ordering::SeqCst) == 0 {
             // Nobody is waiting to add to this batch: commit it now, for everyone in it.
             Self::finish_batch(writer, &mut state);
@@ -294,6 +303,36 @@ mod tests {
             .bind::<Text, _>(name)
             .execute(c)?;
         Ok(())
+    }
+
+    #[test]
+    fn a_panicking_writer_changes_nothing_and_breaks_nothing() {
+        let path = temp_db("panic");
+        let store = Store::open(&path, &StoreOptions::default()).unwrap();
+        store.write(|c| insert_token(c, "before")).unwrap();
+        let failed = store.write(|c| -> ScimResult<()> {
+            insert_token(c, "half-done")?;
+            panic!("deliberate panic inside a write");
+        });
+        assert_eq!(failed.unwrap_err().status, 500);
+        store.write(|c| insert_token(c, "after")).unwrap();
+        let names = store
+            .read(|c| {
+                Ok(diesel::sql_query("SELECT COUNT(*) AS n FROM api_tokens WHERE name IN ('before', 'after')")
+                    .get_result::<N>(c)?
+                    .n)
+            })
+            .unwrap();
+        assert_eq!(names, 2);
+        let half = store
+            .read(|c| {
+                Ok(diesel::sql_query("SELECT COUNT(*) AS n FROM api_tokens WHERE name = 'half-done'")
+                    .get_result::<N>(c)?
+                    .n)
+            })
+            .unwrap();
+        assert_eq!(half, 0, "the panicking write left data behind");
+        let _ = std::fs::remove_dir_all(std::path::Path::new(&path).parent().unwrap());
     }
 
     /// Group commit: concurrent writers share transactions, yet each one is atomic on its own (a failing
