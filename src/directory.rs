@@ -1,5 +1,5 @@
-//! The directory: Users and Groups as SCIM resources. Each operation is one store transaction that
-//! validates with the protocol layer (`scim`), writes through the store, and renders the result.
+//! The directory: Users and Groups as SCIM resources. Each operation validates with the protocol layer
+//! (`scim`), changes the store in one transaction (all of it or nothing), and renders the result.
 
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::matches_element;
@@ -55,10 +55,11 @@ pub struct Rendered {
     pub body: Value,
 }
 
-/// A part of a response body produced by `Directory::get_streamed`.
+/// A part of a response body produced by `Directory::get_streamed` / `list_streamed`.
 #[derive(Debug)]
 pub enum BodyPart {
-    /// The resource exists; its version (for the ETag). Comes first, before any bytes.
+    /// The request succeeded: comes first, before any bytes. `version` is the resource's (for its ETag);
+    /// 0 for a list.
     Start {
         version: i64,
     },
