@@ -296,6 +296,10 @@ mod tests {
         dir.join("t.db").to_string_lossy().into_owned()
     }
 
+    fn count(store: &Store, sql: &'static str) -> i64 {
+        store.read(|c| Ok(diesel::sql_query(sql).get_result::<N>(c)?.n)).unwrap()
+    }
+
     fn insert_token(c: &mut Conn, name: &str) -> ScimResult<()> {
         diesel::sql_query("INSERT INTO api_tokens (id, name, token_hash, created) VALUES (?, ?, ?, '2026-01-01')")
             .bind::<Text, _>(name)
@@ -316,21 +320,8 @@ mod tests {
         });
         assert_eq!(failed.unwrap_err().status, 500);
         store.write(|c| insert_token(c, "after")).unwrap();
-        let names = store
-            .read(|c| {
-                Ok(diesel::sql_query("SELECT COUNT(*) AS n FROM api_tokens WHERE name IN ('before', 'after')")
-                    .get_result::<N>(c)?
-                    .n)
-            })
-            .unwrap();
-        assert_eq!(names, 2);
-        let half = store
-            .read(|c| {
-                Ok(diesel::sql_query("SELECT COUNT(*) AS n FROM api_tokens WHERE name = 'half-done'")
-                    .get_result::<N>(c)?
-                    .n)
-            })
-            .unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(*) AS n FROM api_tokens WHERE name IN ('before', 'after')"), 2);
+        let half = count(&store, "SELECT COUNT(*) AS n FROM api_tokens WHERE name = 'half-done'");
         assert_eq!(half, 0, "the panicking write left data behind");
         let _ = std::fs::remove_dir_all(std::path::Path::new(&path).parent().unwrap());
     }
@@ -376,18 +367,12 @@ mod tests {
         drop(store);
         // Everything acknowledged is in the file, read back by a fresh process-level open.
         let store = Store::open(&path, &StoreOptions::default()).unwrap();
-        let total = store
-            .read(|c| Ok(diesel::sql_query("SELECT COUNT(*) AS n FROM api_tokens").get_result::<N>(c)?.n))
-            .unwrap();
-        assert_eq!(total, 8 * 45);
+        assert_eq!(count(&store, "SELECT COUNT(*) AS n FROM api_tokens"), 8 * 45);
         // A checkpoint leaves the data in the database file and an empty WAL.
         store.checkpoint().unwrap();
         let wal = std::fs::metadata(format!("{path}-wal")).map(|m| m.len()).unwrap_or(0);
         assert_eq!(wal, 0, "the WAL is truncated");
-        let total = store
-            .read(|c| Ok(diesel::sql_query("SELECT COUNT(*) AS n FROM api_tokens").get_result::<N>(c)?.n))
-            .unwrap();
-        assert_eq!(total, 8 * 45);
+        assert_eq!(count(&store, "SELECT COUNT(*) AS n FROM api_tokens"), 8 * 45);
         let _ = std::fs::remove_dir_all(std::path::Path::new(&path).parent().unwrap());
     }
 }
