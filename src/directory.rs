@@ -110,6 +110,9 @@ impl<'e> BodyWriter<'e> {
     }
 }
 
+/// The groups of the users on one list page, by user id.
+type PageGroups = HashMap<String, Vec<users::GroupOfUser>>;
+
 /// The result of a PATCH: the new version, and the representation when one was asked for.
 #[derive(Debug, Clone)]
 pub struct Patched {
@@ -393,10 +396,11 @@ impl Directory {
 
     /// The full representation of a row (id, meta and computed attributes added), projected by `sel`.
     fn render(&self, conn: &mut Conn, kind: Kind, row: &ResourceRow, sel: &AttrSelection) -> ScimResult<Rendered> {
-        self.render_parts(conn, kind, row, sel, true)
+        self.render_parts(conn, kind, row, sel, true, None)
     }
 
-    /// `render`, optionally leaving out a Group's members (for `get_streamed`, which writes them itself).
+    /// `render`, optionally leaving out a Group's members (for `write_resource`, which streams them itself)
+    /// and taking a User's groups from `prefetched` (a list page's, read in one query) when given.
     fn render_parts(
         &self,
         conn: &mut Conn,
@@ -404,12 +408,18 @@ impl Directory {
         row: &ResourceRow,
         sel: &AttrSelection,
         with_members: bool,
+        mut prefetched: Option<&mut PageGroups>,
     ) -> ScimResult<Rendered> {
         let rt = kind.resource_type();
         let schemas = Schemas::embedded();
         let computed = match kind {
             Kind::User if schemas.is_returned(rt, "groups", sel) => {
-                let groups: Vec<Value> = users::groups_of(conn, &row.id)?
+                let groups = match prefetched.as_mut().and_then(|p| p.remove(&row.id).map(Ok)) {
+                    Some(found) => found,
+                    None if prefetched.is_some() => Ok(Vec::new()),
+                    None => users::groups_of(conn, &row.id),
+                }?;
+                let groups: Vec<Value> = groups
                     .into_iter()
                     .map(|g| {
                         json!({"value": g.group_id, "$ref": self.location(Kind::Group, &g.group_id),
@@ -507,7 +517,7 @@ impl Directory {
                 return Ok(());
             }
             let mut out = BodyWriter::new(emit);
-            self.write_resource(conn, kind, &row, sel, &mut out)?;
+            self.write_resource(conn, kind, &row, sel, &mut out, None)?;
             out.finish();
             Ok(())
         })
@@ -538,13 +548,21 @@ impl Directory {
             if !emit(BodyPart::Start { version: 0 }) {
                 return Ok(());
             }
+            // One query for the groups of every user on the page, not one per user.
+            let mut page_groups = match kind {
+                Kind::User if schemas.is_returned(rt, "groups", &query.selection) => {
+                    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+                    Some(users::groups_of_many(conn, &ids)?)
+                }
+                _ => None,
+            };
             let mut out = BodyWriter::new(emit);
             out.write(list_response_prefix(total, query.start_index, rows.len()).as_bytes());
             for (i, row) in rows.iter().enumerate() {
                 if i > 0 {
                     out.write(b",");
                 }
-                self.write_resource(conn, kind, row, &query.selection, &mut out)?;
+                self.write_resource(conn, kind, row, &query.selection, &mut out, page_groups.as_mut())?;
                 if !out.is_open() {
                     return Ok(());
                 }
@@ -563,11 +581,12 @@ impl Directory {
         row: &ResourceRow,
         sel: &AttrSelection,
         out: &mut BodyWriter<'_>,
+        prefetched: Option<&mut PageGroups>,
     ) -> ScimResult<()> {
         let schemas = Schemas::embedded();
         let rt = kind.resource_type();
         let stream_members = kind == Kind::Group && schemas.is_returned(rt, "members", sel);
-        let head = self.render_parts(conn, kind, row, sel, !stream_members)?;
+        let head = self.render_parts(conn, kind, row, sel, !stream_members, prefetched)?;
         let mut bytes = serde_json::to_vec(&head.body).map_err(ScimError::internal)?;
         if !stream_members {
             out.write(&bytes);

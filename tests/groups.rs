@@ -400,6 +400,17 @@ fn user_groups_direct_and_indirect_and_filterable() {
     assert_eq!(g1e["display"], "G1");
     assert!(g1e["$ref"].as_str().unwrap_or("").ends_with(&format!("/Groups/{g1}")), "{g1e:#}");
 
+    // A list page computes the groups of all its users at once: the same answer as each user's GET.
+    let loner = id_of(&srv.create_user("loner@x.org"));
+    let page = srv.get("/Users?count=50");
+    page.expect(200);
+    for resource in page.resources() {
+        let id = resource["id"].as_str().unwrap_or_default().to_string();
+        assert_eq!(groups_of_user(&resource), user_groups(&srv, &id), "groups of {id} on a list page");
+        if id == loner {
+            assert!(resource.get("groups").is_none(), "a user in no group has no groups attribute");
+        }
+    }
     let r = srv.filter("/Users", &format!("groups.value eq \"{g1}\""));
     assert_eq!(r.ids(), vec![u.clone()]);
     let r = srv.filter("/Users", &format!("groups.value eq \"{g3}\""));

@@ -67,3 +67,50 @@ pub fn groups_of(conn: &mut Conn, member_id: &str) -> ScimResult<Vec<GroupOfUser
     .bind::<Text, _>(member_id)
     .load(conn)?)
 }
+
+#[derive(Debug, Clone, QueryableByName)]
+struct GroupOfMember {
+    #[diesel(sql_type = Text)]
+    member_id: String,
+    #[diesel(sql_type = Text)]
+    group_id: String,
+    #[diesel(sql_type = Text)]
+    display_name: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+}
+
+/// `groups_of` for a whole page of members in one query per 500 members (a list page renders up to
+/// maxResults users at once; SQLite caps the number of bound parameters).
+pub fn groups_of_many(
+    conn: &mut Conn,
+    member_ids: &[String],
+) -> ScimResult<std::collections::HashMap<String, Vec<GroupOfUser>>> {
+    let mut by_member = std::collections::HashMap::new();
+    for chunk in member_ids.chunks(500) {
+        let placeholders = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "WITH RECURSIVE direct(member, gid) AS \
+                 (SELECT member_id, group_id FROM group_members WHERE member_id IN ({placeholders})), \
+             reach(member, gid) AS (SELECT member, gid FROM direct \
+                 UNION SELECT reach.member, gm.group_id FROM reach JOIN group_members gm ON gm.member_id = reach.gid) \
+             SELECT reach.member AS member_id, g.id AS group_id, \
+                    json_extract(g.resource, '$.displayName') AS display_name, \
+                    CASE WHEN EXISTS (SELECT 1 FROM direct d WHERE d.member = reach.member AND d.gid = reach.gid) \
+                         THEN 'direct' ELSE 'indirect' END AS kind \
+             FROM reach CROSS JOIN groups g ON g.id = reach.gid ORDER BY reach.member, g.seq"
+        );
+        let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+        for id in chunk {
+            query = query.bind::<Text, _>(id.as_str());
+        }
+        for row in query.load::<GroupOfMember>(conn)? {
+            by_member.entry(row.member_id).or_insert_with(Vec::new).push(GroupOfUser {
+                group_id: row.group_id,
+                display_name: row.display_name,
+                kind: row.kind,
+            });
+        }
+    }
+    Ok(by_member)
+}
