@@ -629,6 +629,27 @@ fn lookup_by_id(http: &Http, rng: &mut Rng, users: u64) -> Result<Stats, String>
     Ok(stats(&samples))
 }
 
+/// Runs a one-client latency phase of `LOOKUPS` requests, prints it and checks its p99 against the target.
+/// Returns the server's peak RSS during the phase.
+fn latency_phase(
+    server: &Server,
+    report: &mut Report,
+    name: &str,
+    phase: impl FnOnce() -> Result<Stats, String>,
+) -> Result<u64, String> {
+    let cpu = CpuMark::start(server);
+    let (st, peak) = with_peak(server, phase)?;
+    println!("  {st}; peak RSS {}", mib(peak));
+    cpu.print(server, LOOKUPS + WARMUP);
+    report.check(
+        name,
+        format!("p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", st.p50, st.p99, st.max),
+        &format!("p99 < {LATENCY_TARGET_MS} ms"),
+        st.p99 < LATENCY_TARGET_MS,
+    );
+    Ok(peak)
+}
+
 /// (c) filters no index can answer: each is a full scan in SQL. Returns (filter, seconds, totalResults).
 fn unindexed_filters(http: &Http) -> Result<Vec<(String, f64, i64)>, String> {
     let filters = [("name.familyName eq \"F123\"", 1), ("emails.value co \"nomatch\"", 0)];
@@ -901,34 +922,16 @@ fn run() -> Result<Report, String> {
     );
     let mut peaks = Vec::new();
     let target_latency = format!("p99 < {LATENCY_TARGET_MS} ms");
-
     println!(
         "\n(a) GET /Users?filter=userName eq \"<random existing>\", 1 client, {LOOKUPS} requests (+{WARMUP} warm-up)"
     );
-    let cpu = CpuMark::start(&server);
-    let (a, peak) = with_peak(&server, || lookup_by_user_name(&http, &mut rng, users))?;
-    println!("  {a}; peak RSS {}", mib(peak));
-    cpu.print(&server, LOOKUPS + WARMUP);
+    let peak =
+        latency_phase(&server, &mut report, "(a) filter userName eq", || lookup_by_user_name(&http, &mut rng, users))?;
     peaks.push(("(a)", peak));
-    report.check(
-        "(a) filter userName eq",
-        format!("p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", a.p50, a.p99, a.max),
-        &target_latency,
-        a.p99 < LATENCY_TARGET_MS,
-    );
 
     println!("\n(b) GET /Users/{{id}}, 1 client, {LOOKUPS} requests (+{WARMUP} warm-up)");
-    let cpu = CpuMark::start(&server);
-    let (b, peak) = with_peak(&server, || lookup_by_id(&http, &mut rng, users))?;
-    println!("  {b}; peak RSS {}", mib(peak));
-    cpu.print(&server, LOOKUPS + WARMUP);
+    let peak = latency_phase(&server, &mut report, "(b) GET /Users/{id}", || lookup_by_id(&http, &mut rng, users))?;
     peaks.push(("(b)", peak));
-    report.check(
-        "(b) GET /Users/{id}",
-        format!("p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", b.p50, b.p99, b.max),
-        &target_latency,
-        b.p99 < LATENCY_TARGET_MS,
-    );
 
     println!("\n(c) filters on non-indexed attributes, {SCAN_REPEATS} times each");
     let cpu = CpuMark::start(&server);

@@ -247,8 +247,9 @@ impl Directory {
         }
     }
 
+    /// Writes `envelope` (whose `resource` is `doc` serialised) with the hot columns taken from `doc`.
     fn write_row(conn: &mut Conn, kind: Kind, envelope: &ResourceRow, doc: &Value, insert: bool) -> ScimResult<()> {
-        let resource = doc.to_string();
+        let resource = envelope.resource.as_str();
         match kind {
             Kind::User => {
                 let display_name_folded = str_attr(doc, "displayName").map(fold_case);
@@ -261,7 +262,7 @@ impl Directory {
                     created: &envelope.created,
                     last_modified: &envelope.last_modified,
                     version: envelope.version,
-                    resource: &resource,
+                    resource,
                 };
                 if insert {
                     users::insert(conn, &row)
@@ -277,7 +278,7 @@ impl Directory {
                     created: &envelope.created,
                     last_modified: &envelope.last_modified,
                     version: envelope.version,
-                    resource: &resource,
+                    resource,
                 };
                 if insert {
                     groups::insert(conn, &row)
@@ -663,8 +664,8 @@ impl Directory {
         if changed {
             row.version += 1;
             row.last_modified = now_timestamp();
-            Self::write_row(conn, kind, &row, doc, false)?;
             row.resource = doc.to_string();
+            Self::write_row(conn, kind, &row, doc, false)?;
         }
         let rendered = match sel {
             Some(sel) => Some(self.render(conn, kind, &row, sel)?),
@@ -713,11 +714,9 @@ impl Directory {
         self.store.write(|conn| {
             let row = Self::load(conn, kind, id)?;
             check_if_match(if_match, row.version)?;
-            // Memberships go in the same transaction: no group keeps pointing at a deleted resource.
+            // Memberships go in the same transaction: no group keeps pointing at a deleted resource. A deleted
+            // group's own member rows go with it (ON DELETE CASCADE on group_members.group_id).
             resources::drop_memberships_of(conn, id, &now_timestamp())?;
-            if kind == Kind::Group {
-                groups::remove_all_members(conn, id)?;
-            }
             resources::delete(conn, kind.table(), id)?;
             Ok(())
         })

@@ -50,26 +50,21 @@ fn okta(srv: &TestServer, method: &str, path: &str, body: Option<&Value>) -> Res
     r
 }
 
-fn by_user_name(srv: &TestServer, user_name: &str) -> Resp {
-    let r = okta(
-        srv,
-        "GET",
-        &format!("/Users?filter=userName%20eq%20%22{}%22&startIndex=1&count=100", enc(user_name)),
-        None,
-    );
+/// Okta's existence check: `GET /<endpoint>?filter=<attr> eq "<value>"&startIndex=1&count=100`, encoded as
+/// Okta encodes it.
+fn lookup(srv: &TestServer, endpoint: &str, attr: &str, value: &str) -> Resp {
+    let path = format!("/{endpoint}?filter={attr}%20eq%20%22{}%22&startIndex=1&count=100", enc(value));
+    let r = okta(srv, "GET", &path, None);
     r.expect(200);
     r
 }
 
+fn by_user_name(srv: &TestServer, user_name: &str) -> Resp {
+    lookup(srv, "Users", "userName", user_name)
+}
+
 fn by_display_name(srv: &TestServer, name: &str) -> Resp {
-    let r = okta(
-        srv,
-        "GET",
-        &format!("/Groups?filter=displayName%20eq%20%22{}%22&startIndex=1&count=100", enc(name)),
-        None,
-    );
-    r.expect(200);
-    r
+    lookup(srv, "Groups", "displayName", name)
 }
 
 fn groups_of(srv: &TestServer, uid: &str) -> Vec<(String, String)> {

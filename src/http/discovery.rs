@@ -50,9 +50,7 @@ async fn resource_types(state: web::Data<AppState>) -> HttpResponse {
 
 async fn resource_type(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ScimError> {
     let rt = Schemas::embedded()
-        .all_resource_types()
-        .iter()
-        .find(|r| r.name.eq_ignore_ascii_case(&name))
+        .resource_type(&name)
         .ok_or_else(|| ScimError::not_found(format!("no resource type \"{name}\"")))?;
     Ok(ok_json(&with_location(&state, rt.json.clone())))
 }

@@ -332,15 +332,13 @@ impl<'s> Ctx<'s> {
     }
 
     fn column(&self, col: &str, null: Null, kind: Kind, nocase: bool, name: &str) -> Scalar {
-        let fold = col.ends_with("_folded");
-        Scalar {
-            expr: SqlFragment::raw(&format!("{}.{col}", self.table)),
-            null,
-            kind,
-            nocase,
-            fold,
-            name: name.to_string(),
-        }
+        let expr = SqlFragment::raw(&format!("{}.{col}", self.table));
+        Scalar { expr, null, kind, nocase, fold: false, name: name.to_string() }
+    }
+
+    /// A column holding `fold_case` keys (userName, displayName): text values are folded before binding.
+    fn folded_column(&self, col: &str, null: Null, kind: Kind, nocase: bool, name: &str) -> Scalar {
+        Scalar { fold: true, ..self.column(col, null, kind, nocase, name) }
     }
 
     /// Resolves `path` against the schema and says where its values live.
@@ -359,10 +357,10 @@ impl<'s> Ctx<'s> {
             let hot = match name.as_str() {
                 "id" => Some(self.column("id", Never, Kind::Text, false, &name)),
                 "externalId" => Some(self.column("external_id", Column, Kind::Text, nocase, &name)),
-                "userName" if user => Some(self.column("user_name_folded", Never, Kind::Text, nocase, &name)),
+                "userName" if user => Some(self.folded_column("user_name_folded", Never, Kind::Text, nocase, &name)),
                 "displayName" => {
                     let null = if user { Column } else { Never };
-                    Some(self.column("display_name_folded", null, Kind::Text, nocase, &name))
+                    Some(self.folded_column("display_name_folded", null, Kind::Text, nocase, &name))
                 }
                 "active" if user => Some(self.column("active", Never, Kind::Bool, false, &name)),
                 "meta.created" => Some(self.column("created", Never, Kind::Timestamp, false, &name)),

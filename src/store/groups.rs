@@ -61,10 +61,6 @@ pub fn remove_member(conn: &mut Conn, group_id: &str, member_id: &str) -> ScimRe
     Ok(n > 0)
 }
 
-pub fn remove_all_members(conn: &mut Conn, group_id: &str) -> ScimResult<usize> {
-    Ok(diesel::delete(group_members::table.filter(group_members::group_id.eq(group_id))).execute(conn)?)
-}
-
 /// The ids of a group's members (no join: for computing membership differences).
 pub fn member_ids(conn: &mut Conn, group_id: &str) -> ScimResult<Vec<String>> {
     Ok(group_members::table.filter(group_members::group_id.eq(group_id)).select(group_members::member_id).load(conn)?)
