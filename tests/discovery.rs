@@ -28,9 +28,17 @@ fn service_provider_config_tells_the_truth() {
     let spc = &r.json;
     has_schema(spc, SPC_SCHEMA);
     assert!(supported(spc, "patch"), "patch is implemented");
-    assert!(!supported(spc, "bulk"), "bulk is not implemented");
-    assert!(spc["bulk"]["maxOperations"].is_u64(), "bulk.maxOperations (§5): {spc:#}");
-    assert!(spc["bulk"]["maxPayloadSize"].is_u64(), "bulk.maxPayloadSize (§5): {spc:#}");
+    // RFC 7643 §5 bulk, with the defaults of `serve` (the limits are enforced: tests/bulk.rs).
+    assert!(supported(spc, "bulk"), "bulk is implemented");
+    assert_eq!(spc["bulk"]["maxOperations"], 1000, "bulk.maxOperations (§5): {spc:#}");
+    assert_eq!(spc["bulk"]["maxPayloadSize"], 4 << 20, "bulk.maxPayloadSize (§5): {spc:#}");
+    // RFC 9865 §4: both paging methods, index the default.
+    assert_eq!(
+        spc["pagination"],
+        json!({"cursor": true, "index": true, "defaultPaginationMethod": "index", "defaultPageSize": 1000,
+               "maxPageSize": 1000, "cursorTimeout": 3600}),
+        "{spc:#}"
+    );
     assert!(supported(spc, "filter"));
     let max = spc["filter"]["maxResults"].as_u64().expect("filter.maxResults");
     assert!(max > 0);
@@ -256,4 +264,36 @@ fn discovery_accepts_the_raw_token_style() {
     let r = srv.raw("GET", "/ServiceProviderConfig", &[("Authorization", &srv.token)], None);
     r.expect(200);
     has_schema(&r.json, SPC_SCHEMA);
+}
+
+/// RFC 7644 §4: discovery is read-only. Every other method is 405 with an `Allow` header (RFC 9110
+/// §15.5.6), and HEAD answers like GET without a body.
+#[test]
+fn discovery_endpoints_answer_405_with_allow_and_head() {
+    let srv = TestServer::start();
+    let paths = [
+        "/ServiceProviderConfig".to_string(),
+        "/Schemas".to_string(),
+        format!("/Schemas/{USER_SCHEMA}"),
+        "/ResourceTypes".to_string(),
+        "/ResourceTypes/User".to_string(),
+    ];
+    for path in &paths {
+        for method in ["POST", "PUT", "PATCH", "DELETE"] {
+            let r = srv.send(method, path, &[], Some(&json!({})));
+            r.expect_error(405, None);
+            assert_eq!(r.header("allow"), Some("GET, HEAD"), "{method} {path}");
+        }
+        let get = srv.get(path);
+        get.expect(200);
+        let head = srv.send("HEAD", path, &[], None);
+        assert_eq!(head.status, 200, "HEAD {path}");
+        assert!(head.text.is_empty(), "HEAD {path} has no body");
+    }
+    // The other endpoints that take one method.
+    for (path, allow) in [("/.search", "POST"), ("/Users/.search", "POST"), ("/Bulk", "POST")] {
+        let r = srv.get(path);
+        r.expect_error(405, None);
+        assert_eq!(r.header("allow"), Some(allow), "GET {path}");
+    }
 }

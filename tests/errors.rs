@@ -213,13 +213,11 @@ fn head_answers_like_get_without_a_body() {
     assert_eq!(srv.send("HEAD", "/Users/no-such-id", &[], None).status, 404);
 }
 
-/// RFC 7644 §3.11 and §3.7: /Me and /Bulk are not implemented (yet): 501, not 404.
+/// RFC 7644 §3.11: /Me is not implemented: 501, not 404.
 #[test]
-fn me_and_bulk_are_not_implemented() {
+fn me_is_not_implemented() {
     let srv = TestServer::start();
     srv.get("/Me").expect_error(501, None);
-    srv.post("/Bulk", &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]}))
-        .expect_error(501, None);
     // Still behind authentication.
     assert_eq!(srv.raw("GET", "/Me", &[], None).status, 401);
 }

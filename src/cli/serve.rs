@@ -37,6 +37,15 @@ pub struct ServeArgs {
     /// The issuer's public key in PEM (RSA: RS256, EC P-256: ES256), or a file holding an HS256 shared secret.
     #[arg(long, env = "SCIMD_JWT_KEY_FILE", requires = "jwt_issuer")]
     pub jwt_key_file: Option<std::path::PathBuf>,
+    /// Seconds an RFC 9865 cursor (nextCursor/previousCursor) stays valid.
+    #[arg(long, env = "SCIMD_CURSOR_TIMEOUT", default_value_t = 3600)]
+    pub cursor_timeout: u32,
+    /// Most operations in one /Bulk request (bulk.maxOperations).
+    #[arg(long, env = "SCIMD_BULK_MAX_OPERATIONS", default_value_t = 1000)]
+    pub bulk_max_operations: usize,
+    /// Largest /Bulk request body in bytes (bulk.maxPayloadSize).
+    #[arg(long, env = "SCIMD_BULK_MAX_BYTES", default_value_t = 4 << 20)]
+    pub bulk_max_bytes: usize,
     /// Read connections in the database pool.
     #[arg(long, env = "SCIMD_READ_CONNECTIONS", default_value_t = 4)]
     pub read_connections: u32,
@@ -81,7 +90,12 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
         public_discovery: args.public_discovery,
         max_body_bytes: args.max_body_bytes,
         max_results: args.max_results.max(1),
+        cursor_timeout_secs: i64::from(args.cursor_timeout.max(1)),
+        bulk_max_operations: args.bulk_max_operations.max(1),
+        bulk_max_bytes: args.bulk_max_bytes.max(1),
     };
+    let cursor_key = store.server_key("cursor").map_err(|e| e.detail)?;
+    let cursor_key = hex::decode(cursor_key).map_err(|e| format!("the database's cursor key is damaged: {e}"))?;
     let explicit_base = args.base_url.as_deref().map(|b| b.trim_end_matches('/').to_string());
     let system = actix_web::rt::System::new();
     system.block_on(async move {
@@ -90,7 +104,7 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
             std::net::TcpListener::bind(&args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         config.base_url = explicit_base.unwrap_or_else(|| format!("http://{addr}{}", config.path_prefix));
-        let state = AppState::new(store.clone(), config.clone(), jwt);
+        let state = AppState::new(store.clone(), config.clone(), jwt, &cursor_key);
         let (server, addrs) = http::serve(state, listener).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         http::shutdown_on_signals(&server).map_err(|e| format!("cannot install signal handlers: {e}"))?;
         if let Some(m) = minted {

@@ -8,9 +8,10 @@ use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
 
-/// Largest accepted request body, in bytes (app data; `--max-body-bytes`).
+/// Largest accepted request body, in bytes (app data; `--max-body-bytes`, or `--bulk-max-bytes` on /Bulk),
+/// and the name the limit is advertised under, for the 413's message.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub struct BodyLimit(pub usize, pub &'static str);
 
 /// A parsed JSON request body sent as `application/scim+json` or `application/json`.
 pub struct ScimJson(pub Value);
@@ -36,7 +37,7 @@ impl FromRequest for ScimJson {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<web::Data<BodyLimit>>().map(|l| l.0).unwrap_or(1 << 20);
+        let (limit, name) = req.app_data::<web::Data<BodyLimit>>().map(|l| (l.0, l.1)).unwrap_or((1 << 20, "limit"));
         let checked = check_content_type(req);
         let declared = req
             .headers()
@@ -46,7 +47,7 @@ impl FromRequest for ScimJson {
         let mut payload = payload.take();
         Box::pin(async move {
             checked?;
-            let too_large = || ScimError::payload_too_large(format!("request body exceeds {limit} bytes"));
+            let too_large = || ScimError::payload_too_large(format!("the request body exceeds {limit} bytes ({name})"));
             if declared.is_some_and(|n| n > limit) {
                 return Err(too_large());
             }

@@ -8,12 +8,25 @@ use crate::scim::schema::Schemas;
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
+/// Discovery is read-only: GET and HEAD; any other method is 405 with `Allow` (RFC 7644 §4).
+fn read_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(super::method_not_allowed("GET, HEAD"))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ServiceProviderConfig", web::get().to(service_provider))
-        .route("/Schemas", web::get().to(schemas))
-        .route("/Schemas/{urn}", web::get().to(schema))
-        .route("/ResourceTypes", web::get().to(resource_types))
-        .route("/ResourceTypes/{name}", web::get().to(resource_type));
+    cfg.service(read_only("/ServiceProviderConfig", service_provider))
+        .service(read_only("/Schemas", schemas))
+        .service(read_only("/Schemas/{urn}", schema))
+        .service(read_only("/ResourceTypes", resource_types))
+        .service(read_only("/ResourceTypes/{name}", resource_type));
 }
 
 /// The embedded JSON carries relative locations (`/Schemas/<urn>`); serve them absolute.
@@ -26,7 +39,13 @@ fn with_location(state: &AppState, mut doc: Value) -> Value {
 }
 
 async fn service_provider(state: web::Data<AppState>) -> HttpResponse {
-    let caps = Capabilities { max_results: state.config.max_results, max_payload_size: state.config.max_body_bytes };
+    let c = &state.config;
+    let caps = Capabilities {
+        max_results: c.max_results,
+        bulk_max_operations: c.bulk_max_operations,
+        bulk_max_payload_size: c.bulk_max_bytes,
+        cursor_timeout_secs: c.cursor_timeout_secs,
+    };
     ok_json(&service_provider_config(&caps, &format!("{}/ServiceProviderConfig", state.config.base_url)))
 }
 

@@ -2,12 +2,14 @@
 
 mod auth;
 pub mod body;
+mod bulk;
 mod discovery;
 pub mod error;
 mod resources;
 
 use crate::directory::Directory;
 use crate::jwt::JwtVerifier;
+use crate::scim::cursor::CursorCodec;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::store::Store;
 use actix_web::body::MessageBody;
@@ -32,6 +34,12 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// RFC 7644 §3.4.2.4: the most resources one list page returns (advertised as filter.maxResults).
     pub max_results: usize,
+    /// RFC 9865: seconds a cursor stays valid (advertised as pagination.cursorTimeout).
+    pub cursor_timeout_secs: i64,
+    /// RFC 7644 §3.7: most operations in one bulk request (bulk.maxOperations).
+    pub bulk_max_operations: usize,
+    /// RFC 7644 §3.7: largest bulk request body in bytes (bulk.maxPayloadSize).
+    pub bulk_max_bytes: usize,
 }
 
 pub struct AppState {
@@ -43,8 +51,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ServerConfig, jwt: Option<JwtVerifier>) -> Self {
-        let directory = Directory::new(store.clone(), &config.base_url);
+    /// `cursor_key` signs RFC 9865 cursors (the database's `cursor` server key).
+    pub fn new(store: Store, config: ServerConfig, jwt: Option<JwtVerifier>, cursor_key: &[u8]) -> Self {
+        let cursors = CursorCodec::new(cursor_key, config.cursor_timeout_secs);
+        let directory = Directory::new(store.clone(), &config.base_url, cursors);
         AppState { store, directory, config, jwt }
     }
 }
@@ -76,7 +86,7 @@ fn method_not_allowed(allow: &'static str) -> actix_web::Route {
     })
 }
 
-/// RFC 7644 §3.11 (/Me) and §3.7 (/Bulk): not implemented by this build; the ServiceProviderConfig says so.
+/// RFC 7644 §3.11 (/Me): there is no authenticated "me" among provisioned users for an API token.
 async fn not_implemented(req: actix_web::HttpRequest) -> Result<HttpResponse, ScimError> {
     let what = req.match_info().get("endpoint").unwrap_or("this endpoint");
     Err(ScimError::not_implemented(format!("/{what} is not supported by this server")))
@@ -88,8 +98,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, config: &ServerConfig) {
         .wrap(from_fn(auth::require_token))
         .configure(discovery::routes)
         .configure(resources::routes)
-        .route("/{endpoint:Me|Bulk}", web::to(not_implemented))
-        .route("/{endpoint:Me|Bulk}/{rest:.*}", web::to(not_implemented))
+        .service(bulk::resource(config))
+        .route("/{endpoint:Me}", web::to(not_implemented))
+        .route("/{endpoint:Me}/{rest:.*}", web::to(not_implemented))
         .default_service(web::to(not_found));
     cfg.service(scope);
 }
@@ -130,7 +141,7 @@ pub fn serve(
 ) -> std::io::Result<(actix_web::dev::Server, Vec<SocketAddr>)> {
     let config = state.config.clone();
     let state = web::Data::new(state);
-    let limit = web::Data::new(BodyLimit(config.max_body_bytes));
+    let limit = web::Data::new(BodyLimit(config.max_body_bytes, "--max-body-bytes"));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

@@ -14,6 +14,9 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/.search").route(web::post().to(root_search)).default_service(super::method_not_allowed("POST")),
+    );
     for kind in [Kind::User, Kind::Group] {
         let base = format!("/{}", kind.endpoint());
         cfg.service(
@@ -75,17 +78,24 @@ fn resource_response(status: StatusCode, rendered: &Rendered) -> HttpResponse {
 
 async fn list(kind: Kind, state: web::Data<AppState>, req: HttpRequest) -> ScimResult<HttpResponse> {
     let query = ListQuery::from_query_pairs(&query_pairs(&req)?, state.config.max_results)?;
-    run_list(kind, state, query).await
+    run_list(&[kind], state, query).await
 }
 
 async fn search(kind: Kind, state: web::Data<AppState>, _req: HttpRequest, body: ScimJson) -> ScimResult<HttpResponse> {
     let query = ListQuery::from_search_request(&body.0, state.config.max_results)?;
-    run_list(kind, state, query).await
+    run_list(&[kind], state, query).await
 }
 
-async fn run_list(kind: Kind, state: web::Data<AppState>, query: ListQuery) -> ScimResult<HttpResponse> {
+/// `POST /.search` (RFC 7644 §3.4.3): Users and Groups in one listing, each with its own `schemas`.
+pub async fn root_search(state: web::Data<AppState>, body: ScimJson) -> ScimResult<HttpResponse> {
+    let query = ListQuery::from_search_request(&body.0, state.config.max_results)?;
+    run_list(&[Kind::User, Kind::Group], state, query).await
+}
+
+async fn run_list(kinds: &[Kind], state: web::Data<AppState>, query: ListQuery) -> ScimResult<HttpResponse> {
     let directory = state.directory.clone();
-    let (_, body) = streamed(move |emit| directory.list_streamed(kind, &query, emit)).await?;
+    let kinds = kinds.to_vec();
+    let (_, body) = streamed(move |emit| directory.list_streamed(&kinds, &query, emit)).await?;
     Ok(HttpResponse::Ok().insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).streaming(body))
 }
 

@@ -7,7 +7,9 @@ pub const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProvi
 #[derive(Debug, Clone)]
 pub struct Capabilities {
     pub max_results: usize,
-    pub max_payload_size: usize,
+    pub bulk_max_operations: usize,
+    pub bulk_max_payload_size: usize,
+    pub cursor_timeout_secs: i64,
 }
 
 pub fn service_provider_config(caps: &Capabilities, location: &str) -> Value {
@@ -15,9 +17,21 @@ pub fn service_provider_config(caps: &Capabilities, location: &str) -> Value {
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://github.com/scimd/scimd#readme",
         "patch": { "supported": true },
-        // /Bulk is not implemented yet: advertise it as unsupported.
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "bulk": {
+            "supported": true,
+            "maxOperations": caps.bulk_max_operations,
+            "maxPayloadSize": caps.bulk_max_payload_size
+        },
         "filter": { "supported": true, "maxResults": caps.max_results },
+        // RFC 9865 §4: both paging methods; index paging stays the default for clients that know no cursors.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": caps.max_results,
+            "maxPageSize": caps.max_results,
+            "cursorTimeout": caps.cursor_timeout_secs
+        },
         // Passwords are accepted (Okta always sends one) but never stored, so they cannot be changed.
         "changePassword": { "supported": false },
         "sort": { "supported": true },

@@ -19,6 +19,12 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865 §2.1: a cursor that is malformed, forged, or from another query.
+    InvalidCursor,
+    /// RFC 9865 §2.1: a cursor older than the advertised `cursorTimeout`.
+    ExpiredCursor,
+    /// A request over the server's size limit (413; RFC 7644 §3.7.4 names the limit in `detail`).
+    TooLarge,
 }
 
 impl ScimType {
@@ -34,6 +40,9 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
+            ScimType::TooLarge => "tooLarge",
         }
     }
 }
@@ -94,7 +103,7 @@ impl ScimError {
         Self::new(412, None, detail)
     }
     pub fn payload_too_large(detail: impl Into<String>) -> Self {
-        Self::new(413, None, detail)
+        Self::new(413, Some(ScimType::TooLarge), detail)
     }
     pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
         Self::new(415, None, detail)

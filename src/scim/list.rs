@@ -27,6 +27,22 @@ pub fn list_response_prefix(total: usize, start_index: usize, items: usize) -> S
     )
 }
 
+/// The head of a cursor page's ListResponse (RFC 9865 §2.2): no `startIndex`; `nextCursor` on every page
+/// but the last, `previousCursor` on every page but the first.
+pub fn cursor_page_prefix(total: usize, items: usize, next: Option<&str>, previous: Option<&str>) -> String {
+    let mut head =
+        format!("{{\"schemas\":[\"{LIST_RESPONSE_SCHEMA}\"],\"totalResults\":{total},\"itemsPerPage\":{items},");
+    // Cursors hold only RFC 3986 unreserved characters: nothing to escape.
+    if let Some(c) = next {
+        head.push_str(&format!("\"nextCursor\":\"{c}\","));
+    }
+    if let Some(c) = previous {
+        head.push_str(&format!("\"previousCursor\":\"{c}\","));
+    }
+    head.push_str("\"Resources\":[");
+    head
+}
+
 pub const LIST_RESPONSE_SUFFIX: &str = "]}";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +60,8 @@ pub struct ListQuery {
     pub sort_by: Option<AttrPath>,
     pub sort_order: SortOrder,
     pub selection: AttrSelection,
+    /// RFC 9865: `Some("")` asks for the first page of a cursor walk, `Some(c)` for the page `c` names.
+    pub cursor: Option<String>,
 }
 
 #[derive(Default)]
@@ -55,6 +73,7 @@ struct RawParams {
     sort_order: Option<String>,
     attributes: Option<String>,
     excluded: Option<String>,
+    cursor: Option<String>,
 }
 
 fn parse_int(name: &str, text: &str) -> ScimResult<i64> {
@@ -74,6 +93,7 @@ impl RawParams {
             "sortorder" => &mut self.sort_order,
             "attributes" => &mut self.attributes,
             "excludedattributes" => &mut self.excluded,
+            "cursor" => &mut self.cursor,
             _ => return None,
         })
     }
@@ -108,7 +128,13 @@ impl RawParams {
             }
         };
         let selection = AttrSelection::parse(self.attributes.as_deref(), self.excluded.as_deref())?;
-        Ok(ListQuery { filter, start_index, count, sort_by, sort_order, selection })
+        let cursor = self.cursor.map(|c| c.trim().to_string());
+        if cursor.is_some() && self.start_index.is_some() {
+            return Err(ScimError::invalid_value(
+                "startIndex and cursor cannot be combined: page by index or by cursor (RFC 9865 §2)",
+            ));
+        }
+        Ok(ListQuery { filter, start_index, count, sort_by, sort_order, selection, cursor })
     }
 }
 

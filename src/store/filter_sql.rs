@@ -40,22 +40,22 @@ pub struct SqlFragment {
 }
 
 impl SqlFragment {
-    fn raw(sql: &str) -> Self {
+    pub(crate) fn raw(sql: &str) -> Self {
         SqlFragment { sql: sql.to_string(), binds: Vec::new() }
     }
 
-    fn push(&mut self, sql: &str) -> &mut Self {
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
         self.sql.push_str(sql);
         self
     }
 
-    fn bind(&mut self, b: SqlBind) -> &mut Self {
+    pub(crate) fn bind(&mut self, b: SqlBind) -> &mut Self {
         self.sql.push('?');
         self.binds.push(b);
         self
     }
 
-    fn append(&mut self, other: &SqlFragment) -> &mut Self {
+    pub(crate) fn append(&mut self, other: &SqlFragment) -> &mut Self {
         self.sql.push_str(&other.sql);
         self.binds.extend(other.binds.iter().cloned());
         self
@@ -112,6 +112,39 @@ pub fn order_by_sql(
         (true, true) => " DESC NULLS FIRST",
     });
     Ok(f)
+}
+
+/// A `sortBy` key as the keyset (cursor) pages of `resources::list_keyset` use it.
+#[derive(Debug, Clone)]
+pub struct SortKey {
+    /// The key expression, with `COLLATE NOCASE` when caseExact=false.
+    pub expr: SqlFragment,
+    /// The key can be NULL (the attribute is absent on some resources).
+    pub nullable: bool,
+    /// Compared case-insensitively: `expr` ends in `COLLATE NOCASE`.
+    pub nocase: bool,
+}
+
+impl SortKey {
+    /// The key of a resource type that lacks the `sortBy` attribute (in a search across resource types).
+    pub fn absent() -> SortKey {
+        SortKey { expr: SqlFragment::raw("NULL"), nullable: true, nocase: false }
+    }
+}
+
+/// The sort key for `sortBy` on `rt` (errors are `invalidValue`).
+pub fn sort_key_of(schemas: &Schemas, rt: &ResourceType, path: &AttrPath) -> ScimResult<SortKey> {
+    let (expr, nullable) = sort_key(schemas, rt, path)?;
+    let nocase = expr.sql.ends_with(" COLLATE NOCASE");
+    Ok(SortKey { expr, nullable, nocase })
+}
+
+/// Like [`filter_to_sql`], for a search across resource types (RFC 7644 §3.4.3): an attribute that `rt`
+/// does not define is absent on its resources, so a comparison on it is false and `not (...)` of that true.
+pub fn filter_to_sql_across_types(schemas: &Schemas, rt: &ResourceType, filter: &Filter) -> ScimResult<SqlFragment> {
+    let mut cx = Ctx::new(schemas, rt, ScimType::InvalidFilter)?;
+    cx.unknown_is_absent = true;
+    cx.emit(filter, 0)
 }
 
 /// The sort key and whether it can be NULL.
@@ -311,6 +344,8 @@ struct Ctx<'s> {
     table: &'static str,
     /// InvalidFilter for filters, InvalidValue for sortBy.
     err_type: ScimType,
+    /// An attribute the resource type does not define matches nothing (searches across resource types).
+    unknown_is_absent: bool,
 }
 
 impl<'s> Ctx<'s> {
@@ -320,7 +355,7 @@ impl<'s> Ctx<'s> {
             "Group" => "groups",
             other => return Err(ScimError::internal(format!("no table for resource type {other}"))),
         };
-        Ok(Ctx { schemas, rt, table, err_type })
+        Ok(Ctx { schemas, rt, table, err_type, unknown_is_absent: false })
     }
 
     fn err(&self, detail: impl Into<String>) -> ScimError {
@@ -573,6 +608,11 @@ impl<'s> Ctx<'s> {
     fn emit(&self, f: &Filter, depth: usize) -> ScimResult<SqlFragment> {
         if depth > MAX_AST_DEPTH {
             return Err(self.err("filter is nested too deeply"));
+        }
+        if let Filter::Present(p) | Filter::Compare(p, ..) | Filter::ValuePath(p, _) = f {
+            if self.unknown_is_absent && self.schemas.resolve(self.rt, p).is_err() {
+                return Ok(SqlFragment::raw("0"));
+            }
         }
         match f {
             Filter::Not(x) => Ok(not(self.emit(x, depth + 1)?)),

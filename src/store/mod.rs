@@ -13,6 +13,7 @@
 
 pub mod filter_sql;
 pub mod groups;
+pub mod keyset;
 pub mod resources;
 pub mod schema;
 pub mod tokens;
@@ -233,6 +234,35 @@ impl Store {
             return Err(ScimError::internal("the database could not commit the write"));
         }
         outcome
+    }
+
+    /// Runs `f` inside a write (see [`Store::write`]) as a unit of its own: on error its changes are rolled
+    /// back to where it began (a nested SAVEPOINT) and the rest of the write goes on.
+    pub fn savepoint<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> ScimResult<T>) -> ScimResult<T> {
+        conn.transaction(f)
+    }
+
+    /// The server-side key called `name`, made (256 bits from the OS's CSPRNG, hex) the first time any process
+    /// serving this database asks for it, so that every such process uses the same one.
+    pub fn server_key(&self, name: &str) -> ScimResult<String> {
+        #[derive(QueryableByName)]
+        struct KeyRow {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            key: String,
+        }
+        let mut bytes = [0u8; 32];
+        rand::fill(&mut bytes);
+        let fresh = hex::encode(bytes);
+        self.write(|conn| {
+            diesel::sql_query("INSERT OR IGNORE INTO server_keys (name, key) VALUES (?, ?)")
+                .bind::<diesel::sql_types::Text, _>(name)
+                .bind::<diesel::sql_types::Text, _>(&fresh)
+                .execute(conn)?;
+            Ok(diesel::sql_query("SELECT key FROM server_keys WHERE name = ?")
+                .bind::<diesel::sql_types::Text, _>(name)
+                .get_result::<KeyRow>(conn)?
+                .key)
+        })
     }
 
     /// Copies the whole WAL into the database file and truncates it, waiting for the writer to be idle.

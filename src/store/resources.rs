@@ -39,9 +39,9 @@ pub struct ResourceRow {
 }
 
 #[derive(QueryableByName)]
-struct CountRow {
+pub(crate) struct CountRow {
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    pub(crate) n: i64,
 }
 
 /// The envelope columns, in `ResourceRow` order.
@@ -88,10 +88,9 @@ pub fn list(
         Some(f) => (format!("WHERE {}", f.sql), f),
         None => (String::new(), &no_filter),
     };
-    let count_sql = format!("SELECT COUNT(*) AS n FROM {t} {where_sql}");
-    let total = filter.bind_to(diesel::sql_query(count_sql).into_boxed()).get_result::<CountRow>(conn)?.n;
-    if limit == 0 || offset >= total as usize {
-        return Ok((total as usize, Vec::new()));
+    let total = count(conn, table, Some(filter).filter(|f| !f.sql.is_empty()))?;
+    if limit == 0 || offset >= total {
+        return Ok((total, Vec::new()));
     }
     let (order_sql, order) = match order {
         Some(key) => (format!("ORDER BY {}, {t}.seq ASC", key.sql), key),
@@ -107,7 +106,25 @@ pub fn list(
     let rows = order
         .bind_to(query.bind::<BigInt, _>(limit as i64).bind::<BigInt, _>(offset as i64))
         .load::<ResourceRow>(conn)?;
-    Ok((total as usize, rows))
+    Ok((total, rows))
+}
+
+/// The exact number of rows matching `filter`. Without a filter it is read from `resource_counts`, which
+/// triggers keep exact in every write transaction: O(1) whatever the table's size.
+pub fn count(conn: &mut Conn, table: Table, filter: Option<&SqlFragment>) -> ScimResult<usize> {
+    let n = match filter {
+        None => {
+            diesel::sql_query("SELECT n FROM resource_counts WHERE resource_table = ?")
+                .bind::<Text, _>(table.name())
+                .get_result::<CountRow>(conn)?
+                .n
+        }
+        Some(f) => {
+            let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE {}", table.name(), f.sql);
+            f.bind_to(diesel::sql_query(sql).into_boxed()).get_result::<CountRow>(conn)?.n
+        }
+    };
+    Ok(n.max(0) as usize)
 }
 
 /// Removes every membership naming `member_id`, bumping the version of each group that loses it.

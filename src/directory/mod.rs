@@ -1,16 +1,22 @@
 //! The directory: Users and Groups as SCIM resources. Each operation validates with the protocol layer
 //! (`scim`), changes the store in one transaction (all of it or nothing), and renders the result.
 
-use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::cursor::{query_fingerprint, Cursor, CursorCodec, Side};
+use crate::scim::error::{ScimError, ScimResult, ScimType};
 use crate::scim::filter::matches_element;
-use crate::scim::list::{list_response_prefix, ListQuery, SortOrder, LIST_RESPONSE_SUFFIX};
+use crate::scim::list::{cursor_page_prefix, list_response_prefix, ListQuery, SortOrder, LIST_RESPONSE_SUFFIX};
 use crate::scim::meta::{etag_matches, meta};
-use crate::scim::patch::{apply_operations, parse_patch_request, split_member_ops, MemberPatch};
+use crate::scim::patch::{apply_operations, parse_patch_request, split_member_ops, MemberPatch, PatchOperation};
 use crate::scim::schema::{AttrSelection, ResourceType, Schemas};
-use crate::store::filter_sql::{filter_to_sql, order_by_sql};
+use crate::store::filter_sql::{
+    filter_to_sql, filter_to_sql_across_types, order_by_sql, sort_key_of, SortKey, SqlFragment,
+};
+use crate::store::keyset;
 use crate::store::resources::{self, ResourceRow, Table};
 use crate::store::{fold_case, groups, now_timestamp, users, Conn, Store};
 use serde_json::{json, Map, Value};
+
+mod bulk;
 use std::collections::{BTreeSet, HashMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +45,13 @@ impl Kind {
         match self {
             Kind::User => Table::Users,
             Kind::Group => Table::Groups,
+        }
+    }
+
+    fn of_table(table: Table) -> Kind {
+        match table {
+            Table::Users => Kind::User,
+            Table::Groups => Kind::Group,
         }
     }
 
@@ -120,6 +133,28 @@ pub struct Patched {
     pub rendered: Option<Rendered>,
 }
 
+/// A validated POST body, ready to insert.
+struct NewResource {
+    doc: Value,
+    members: Vec<MemberRef>,
+    row: ResourceRow,
+}
+
+impl NewResource {
+    fn prepare(kind: Kind, body: &Value) -> ScimResult<NewResource> {
+        let (doc, members) = Directory::prepare(kind, body)?;
+        let now = now_timestamp();
+        let row = ResourceRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            created: now.clone(),
+            last_modified: now,
+            version: 1,
+            resource: doc.to_string(),
+        };
+        Ok(NewResource { doc, members, row })
+    }
+}
+
 /// A reference to a group member, as parsed from `members[]` (RFC 7643 §4.2).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct MemberRef {
@@ -146,10 +181,99 @@ impl MembershipDelta {
     }
 }
 
+/// A list query compiled for the store: per resource type, its filter and sort key.
+struct ListPlan {
+    kinds: Vec<Kind>,
+    filters: Vec<Option<SqlFragment>>,
+    /// `ORDER BY` terms for index pages of one resource type.
+    order: Vec<Option<SqlFragment>>,
+    sort_keys: Vec<Option<SortKey>>,
+    descending: bool,
+    /// Binds cursors to this query (RFC 9865: a cursor is only good for the query it came from).
+    fingerprint: String,
+}
+
+impl ListPlan {
+    fn new(kinds: &[Kind], query: &ListQuery) -> ScimResult<ListPlan> {
+        let schemas = Schemas::embedded();
+        let descending = query.sort_order == SortOrder::Descending;
+        let across = kinds.len() > 1;
+        // Across resource types (RFC 7644 §3.4.3) an attribute one type lacks is absent on its resources;
+        // a filter or sortBy that fits none of them is still an error.
+        let per_kind = |compile: &dyn Fn(&ResourceType) -> ScimResult<SqlFragment>| -> ScimResult<Vec<_>> {
+            let results: Vec<ScimResult<SqlFragment>> = kinds.iter().map(|k| compile(k.resource_type())).collect();
+            if let Some(Err(e)) = results.iter().find(|r| r.is_err()).filter(|_| results.iter().all(|r| r.is_err())) {
+                return Err(e.clone());
+            }
+            Ok(results)
+        };
+        let filters = match &query.filter {
+            None => kinds.iter().map(|_| None).collect(),
+            Some(f) if across => {
+                per_kind(&|rt| filter_to_sql(schemas, rt, f))?;
+                kinds
+                    .iter()
+                    .map(|k| filter_to_sql_across_types(schemas, k.resource_type(), f).map(Some))
+                    .collect::<ScimResult<_>>()?
+            }
+            Some(f) => vec![Some(filter_to_sql(schemas, kinds[0].resource_type(), f)?)],
+        };
+        let (order, sort_keys) = match &query.sort_by {
+            None => (kinds.iter().map(|_| None).collect(), kinds.iter().map(|_| None).collect()),
+            Some(path) => {
+                let keys = per_kind(&|rt| sort_key_of(schemas, rt, path).map(|k| k.expr))?;
+                let mut sort_keys = Vec::new();
+                let mut order = Vec::new();
+                for (kind, key) in kinds.iter().zip(keys) {
+                    let rt = kind.resource_type();
+                    match key {
+                        Ok(_) => {
+                            sort_keys.push(Some(sort_key_of(schemas, rt, path)?));
+                            order.push(Some(order_by_sql(schemas, rt, path, descending)?));
+                        }
+                        // Only across types: this type lacks the attribute, so every one of its resources
+                        // sorts as having no value.
+                        Err(_) => {
+                            sort_keys.push(Some(SortKey::absent()));
+                            order.push(None);
+                        }
+                    }
+                }
+                (order, sort_keys)
+            }
+        };
+        let fingerprint =
+            query_fingerprint(&format!("{kinds:?}|{:?}|{:?}|{:?}", query.filter, query.sort_by, query.sort_order));
+        Ok(ListPlan { kinds: kinds.to_vec(), filters, order, sort_keys, descending, fingerprint })
+    }
+
+    fn sources(&self) -> Vec<keyset::Source<'_>> {
+        self.kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| keyset::Source {
+                table: k.table(),
+                filter: self.filters[i].as_ref(),
+                sort: self.sort_keys[i].as_ref(),
+            })
+            .collect()
+    }
+
+    /// The exact number of matching resources of every type.
+    fn total(&self, conn: &mut Conn) -> ScimResult<usize> {
+        let mut total = 0;
+        for (kind, filter) in self.kinds.iter().zip(&self.filters) {
+            total += resources::count(conn, kind.table(), filter.as_ref())?;
+        }
+        Ok(total)
+    }
+}
+
 #[derive(Clone)]
 pub struct Directory {
     store: Store,
     base_url: String,
+    cursors: CursorCodec,
 }
 
 fn not_found(kind: Kind, id: &str) -> ScimError {
@@ -192,8 +316,8 @@ fn parse_members(values: &[Value]) -> ScimResult<Vec<MemberRef>> {
 }
 
 impl Directory {
-    pub fn new(store: Store, base_url: &str) -> Self {
-        Directory { store, base_url: base_url.trim_end_matches('/').to_string() }
+    pub fn new(store: Store, base_url: &str, cursors: CursorCodec) -> Self {
+        Directory { store, base_url: base_url.trim_end_matches('/').to_string(), cursors }
     }
 
     pub fn location(&self, kind: Kind, id: &str) -> String {
@@ -475,30 +599,26 @@ impl Directory {
     }
 
     pub fn create(&self, kind: Kind, body: &Value, sel: &AttrSelection) -> ScimResult<Rendered> {
-        let (doc, members) = Self::prepare(kind, body)?;
-        let now = now_timestamp();
-        let row = ResourceRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            created: now.clone(),
-            last_modified: now,
-            version: 1,
-            resource: doc.to_string(),
-        };
-        self.store.write(|conn| {
-            Self::check_unique(conn, kind, &doc, None)?;
-            Self::write_row(conn, kind, &row, &doc, true)?;
-            if kind == Kind::Group {
-                Self::add_members(conn, &row.id, &members, &mut MembershipDelta::default())?;
-            }
-            Ok(())
-        })?;
+        // Validation runs before the writer is taken: the single writer only does the writing.
+        let new = NewResource::prepare(kind, body)?;
+        self.store.write(|conn| Self::insert_new(conn, kind, &new))?;
         match kind {
             // A new user belongs to no group yet: nothing to read back.
-            Kind::User => self.assemble(kind, &row, sel, None),
+            Kind::User => self.assemble(kind, &new.row, sel, None),
             // Rendered after the commit, off the single writer: nobody else knows the new id yet, so this
             // read sees exactly what was written.
-            Kind::Group => self.store.read(|conn| self.render(conn, kind, &row, sel)),
+            Kind::Group => self.store.read(|conn| self.render(conn, kind, &new.row, sel)),
         }
+    }
+
+    /// POST inside a write transaction: checks uniqueness and members, inserts.
+    fn insert_new(conn: &mut Conn, kind: Kind, new: &NewResource) -> ScimResult<()> {
+        Self::check_unique(conn, kind, &new.doc, None)?;
+        Self::write_row(conn, kind, &new.row, &new.doc, true)?;
+        if kind == Kind::Group {
+            Self::add_members(conn, &new.row.id, &new.members, &mut MembershipDelta::default())?;
+        }
+        Ok(())
     }
 
     /// GET of one resource, produced in parts: a Group's members are written out in chunks straight from the
@@ -525,53 +645,136 @@ impl Directory {
     }
 
     /// A page of resources matching the query as a ListResponse (RFC 7644 §3.4.2), produced in parts like
-    /// `get_streamed`: a page holding a very large group streams its members too.
+    /// `get_streamed`: a page holding a very large group streams its members too. `kinds` is one resource
+    /// type for `/Users` and `/Groups`, both for a search at the root (RFC 7644 §3.4.3). With a `cursor` the
+    /// page is an RFC 9865 keyset page, else an index page (`startIndex`).
     pub fn list_streamed(
         &self,
-        kind: Kind,
+        kinds: &[Kind],
         query: &ListQuery,
         emit: &mut dyn FnMut(BodyPart) -> bool,
     ) -> ScimResult<()> {
-        let schemas = Schemas::embedded();
-        let rt = kind.resource_type();
-        let filter = query.filter.as_ref().map(|f| filter_to_sql(schemas, rt, f)).transpose()?;
-        let descending = query.sort_order == SortOrder::Descending;
-        let order = query.sort_by.as_ref().map(|s| order_by_sql(schemas, rt, s, descending)).transpose()?;
+        let plan = ListPlan::new(kinds, query)?;
+        if let Some(cursor) = &query.cursor {
+            return self.cursor_page(&plan, query, cursor, emit);
+        }
         self.store.read(|conn| {
-            let (total, rows) = resources::list(
-                conn,
-                kind.table(),
-                filter.as_ref(),
-                order.as_ref(),
-                query.start_index - 1,
-                query.count,
-            )?;
-            if !emit(BodyPart::Start { version: 0 }) {
+            let sources = plan.sources();
+            let (total, rows): (usize, Vec<(Kind, ResourceRow)>) = match (kinds, plan.order.first()) {
+                // One resource type: the narrow-index OFFSET of `resources::list`.
+                ([kind], order) => {
+                    let (total, rows) = resources::list(
+                        conn,
+                        kind.table(),
+                        plan.filters[0].as_ref(),
+                        order.and_then(Option::as_ref),
+                        query.start_index - 1,
+                        query.count,
+                    )?;
+                    (total, rows.into_iter().map(|r| (*kind, r)).collect())
+                }
+                _ => {
+                    let total = plan.total(conn)?;
+                    let rows = if query.count == 0 || query.start_index > total {
+                        Vec::new()
+                    } else {
+                        keyset::page_at_offset(conn, &sources, plan.descending, query.start_index - 1, query.count)?
+                    };
+                    (total, rows.into_iter().map(|r| (Kind::of_table(r.table), r.row)).collect())
+                }
+            };
+            let prefix = list_response_prefix(total, query.start_index, rows.len());
+            self.write_list(conn, &rows, prefix, &query.selection, emit)
+        })
+    }
+
+    /// An RFC 9865 cursor page: `cursor` is empty for the first page, else a `nextCursor`/`previousCursor`
+    /// this server issued for the same query.
+    fn cursor_page(
+        &self,
+        plan: &ListPlan,
+        query: &ListQuery,
+        cursor: &str,
+        emit: &mut dyn FnMut(BodyPart) -> bool,
+    ) -> ScimResult<()> {
+        let now = chrono::Utc::now().timestamp();
+        let sources = plan.sources();
+        let (position, side) = if cursor.is_empty() {
+            (None, Side::After)
+        } else {
+            let c = self.cursors.decode(cursor, &plan.fingerprint, now)?;
+            if !keyset::fits(&sources, &c.position) {
+                return Err(ScimError::new(400, Some(ScimType::InvalidCursor), "the cursor does not fit this query"));
+            }
+            (Some(c.position), c.side)
+        };
+        self.store.read(|conn| {
+            let total = plan.total(conn)?;
+            let limit = query.count;
+            let mut rows = if limit == 0 {
+                Vec::new()
+            } else {
+                // One row more than the page shows whether another page follows it.
+                keyset::page(conn, &sources, plan.descending, position.as_deref(), side, limit + 1)?
+            };
+            let more = rows.len() > limit;
+            if more {
+                match side {
+                    Side::After => rows.truncate(limit),
+                    Side::Before => drop(rows.remove(0)),
+                }
+            }
+            let (has_next, has_previous) = match side {
+                Side::After => (more, position.is_some()),
+                Side::Before => (true, more),
+            };
+            let issue = |side: Side, row: Option<&keyset::KeyedRow>| {
+                row.map(|r| self.cursors.encode(&Cursor::new(&plan.fingerprint, now, side, r.key.clone())))
+            };
+            let next = if has_next { issue(Side::After, rows.last()) } else { None };
+            let previous = if has_previous { issue(Side::Before, rows.first()) } else { None };
+            let prefix = cursor_page_prefix(total, rows.len(), next.as_deref(), previous.as_deref());
+            let rows: Vec<(Kind, ResourceRow)> = rows.into_iter().map(|r| (Kind::of_table(r.table), r.row)).collect();
+            self.write_list(conn, &rows, prefix, &query.selection, emit)
+        })
+    }
+
+    /// Writes a ListResponse: `prefix` (from `list_response_prefix` or `cursor_page_prefix`), the rows'
+    /// representations, the suffix.
+    fn write_list(
+        &self,
+        conn: &mut Conn,
+        rows: &[(Kind, ResourceRow)],
+        prefix: String,
+        sel: &AttrSelection,
+        emit: &mut dyn FnMut(BodyPart) -> bool,
+    ) -> ScimResult<()> {
+        if !emit(BodyPart::Start { version: 0 }) {
+            return Ok(());
+        }
+        // One query for the groups of every user on the page, not one per user.
+        let schemas = Schemas::embedded();
+        let user_ids: Vec<String> = rows.iter().filter(|(k, _)| *k == Kind::User).map(|(_, r)| r.id.clone()).collect();
+        let mut page_groups = if !user_ids.is_empty() && schemas.is_returned(Kind::User.resource_type(), "groups", sel)
+        {
+            Some(users::groups_of_many(conn, &user_ids)?)
+        } else {
+            None
+        };
+        let mut out = BodyWriter::new(emit);
+        out.write(prefix.as_bytes());
+        for (i, (kind, row)) in rows.iter().enumerate() {
+            if i > 0 {
+                out.write(b",");
+            }
+            self.write_resource(conn, *kind, row, sel, &mut out, page_groups.as_mut())?;
+            if !out.is_open() {
                 return Ok(());
             }
-            // One query for the groups of every user on the page, not one per user.
-            let mut page_groups = match kind {
-                Kind::User if schemas.is_returned(rt, "groups", &query.selection) => {
-                    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-                    Some(users::groups_of_many(conn, &ids)?)
-                }
-                _ => None,
-            };
-            let mut out = BodyWriter::new(emit);
-            out.write(list_response_prefix(total, query.start_index, rows.len()).as_bytes());
-            for (i, row) in rows.iter().enumerate() {
-                if i > 0 {
-                    out.write(b",");
-                }
-                self.write_resource(conn, kind, row, &query.selection, &mut out, page_groups.as_mut())?;
-                if !out.is_open() {
-                    return Ok(());
-                }
-            }
-            out.write(LIST_RESPONSE_SUFFIX.as_bytes());
-            out.finish();
-            Ok(())
-        })
+        }
+        out.write(LIST_RESPONSE_SUFFIX.as_bytes());
+        out.finish();
+        Ok(())
     }
 
     /// Writes one resource's representation; a Group's members are read and written row by row.
@@ -632,23 +835,35 @@ impl Directory {
         if_match: Option<&str>,
         sel: &AttrSelection,
     ) -> ScimResult<Rendered> {
-        let mut doc = Schemas::embedded().normalize(kind.resource_type(), body)?;
-        self.store.write(|conn| {
-            let row = Self::load(conn, kind, id)?;
-            check_if_match(if_match, row.version)?;
-            let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
-            let members = Self::finish_document(kind, &mut doc, Some(&old))?;
-            Schemas::embedded().check_immutable(kind.resource_type(), &old, &doc)?;
-            Self::check_unique(conn, kind, &doc, Some(id))?;
-            let mut delta = MembershipDelta::default();
-            if kind == Kind::Group {
-                Self::replace_members(conn, id, &members, &mut delta)?;
-            }
-            let changed = old != doc || delta.changed();
-            self.finish_write(conn, kind, row, &doc, changed, Some(sel))?
-                .rendered
-                .ok_or_else(|| ScimError::internal("PUT rendered nothing"))
-        })
+        let doc = Schemas::embedded().normalize(kind.resource_type(), body)?;
+        self.store
+            .write(|conn| self.replace_in(conn, kind, id, doc, if_match, Some(sel)))?
+            .rendered
+            .ok_or_else(|| ScimError::internal("PUT rendered nothing"))
+    }
+
+    /// PUT inside a write transaction, with the body already normalised; renders when `sel` is given.
+    fn replace_in(
+        &self,
+        conn: &mut Conn,
+        kind: Kind,
+        id: &str,
+        mut doc: Value,
+        if_match: Option<&str>,
+        sel: Option<&AttrSelection>,
+    ) -> ScimResult<Patched> {
+        let row = Self::load(conn, kind, id)?;
+        check_if_match(if_match, row.version)?;
+        let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
+        let members = Self::finish_document(kind, &mut doc, Some(&old))?;
+        Schemas::embedded().check_immutable(kind.resource_type(), &old, &doc)?;
+        Self::check_unique(conn, kind, &doc, Some(id))?;
+        let mut delta = MembershipDelta::default();
+        if kind == Kind::Group {
+            Self::replace_members(conn, id, &members, &mut delta)?;
+        }
+        let changed = old != doc || delta.changed();
+        self.finish_write(conn, kind, row, &doc, changed, sel)
     }
 
     /// Writes the document when something changed (new version and lastModified), then renders if asked.
@@ -684,41 +899,55 @@ impl Directory {
         sel: Option<&AttrSelection>,
     ) -> ScimResult<Patched> {
         let ops = parse_patch_request(body)?;
+        self.store.write(|conn| self.patch_in(conn, kind, id, ops, if_match, sel))
+    }
+
+    /// PATCH inside a write transaction.
+    fn patch_in(
+        &self,
+        conn: &mut Conn,
+        kind: Kind,
+        id: &str,
+        ops: Vec<PatchOperation>,
+        if_match: Option<&str>,
+        sel: Option<&AttrSelection>,
+    ) -> ScimResult<Patched> {
         let (doc_ops, member_ops) = match kind {
             Kind::Group => split_member_ops(ops)?,
             Kind::User => (ops, Vec::new()),
         };
         let schemas = Schemas::embedded();
         let rt = kind.resource_type();
-        self.store.write(|conn| {
-            let row = Self::load(conn, kind, id)?;
-            check_if_match(if_match, row.version)?;
-            let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
-            let mut doc = old.clone();
-            apply_operations(schemas, rt, id, &mut doc, &doc_ops)?;
-            let mut doc = schemas.normalize(rt, &doc)?;
-            Self::finish_document(kind, &mut doc, Some(&old))?;
-            schemas.check_immutable(rt, &old, &doc)?;
-            Self::check_unique(conn, kind, &doc, Some(id))?;
-            let mut delta = MembershipDelta::default();
-            for member_patch in &member_ops {
-                Self::apply_member_patch(conn, id, member_patch, &mut delta)?;
-            }
-            // A request whose operations cancel out (add then remove one member) is a no-op too.
-            let changed = old != doc || delta.changed();
-            self.finish_write(conn, kind, row, &doc, changed, sel)
-        })
+        let row = Self::load(conn, kind, id)?;
+        check_if_match(if_match, row.version)?;
+        let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
+        let mut doc = old.clone();
+        apply_operations(schemas, rt, id, &mut doc, &doc_ops)?;
+        let mut doc = schemas.normalize(rt, &doc)?;
+        Self::finish_document(kind, &mut doc, Some(&old))?;
+        schemas.check_immutable(rt, &old, &doc)?;
+        Self::check_unique(conn, kind, &doc, Some(id))?;
+        let mut delta = MembershipDelta::default();
+        for member_patch in &member_ops {
+            Self::apply_member_patch(conn, id, member_patch, &mut delta)?;
+        }
+        // A request whose operations cancel out (add then remove one member) is a no-op too.
+        let changed = old != doc || delta.changed();
+        self.finish_write(conn, kind, row, &doc, changed, sel)
     }
 
     pub fn delete(&self, kind: Kind, id: &str, if_match: Option<&str>) -> ScimResult<()> {
-        self.store.write(|conn| {
-            let row = Self::load(conn, kind, id)?;
-            check_if_match(if_match, row.version)?;
-            // Memberships go in the same transaction: no group keeps pointing at a deleted resource. A deleted
-            // group's own member rows go with it (ON DELETE CASCADE on group_members.group_id).
-            resources::drop_memberships_of(conn, id, &now_timestamp())?;
-            resources::delete(conn, kind.table(), id)?;
-            Ok(())
-        })
+        self.store.write(|conn| Self::delete_in(conn, kind, id, if_match))
+    }
+
+    /// DELETE inside a write transaction.
+    fn delete_in(conn: &mut Conn, kind: Kind, id: &str, if_match: Option<&str>) -> ScimResult<()> {
+        let row = Self::load(conn, kind, id)?;
+        check_if_match(if_match, row.version)?;
+        // Memberships go in the same transaction: no group keeps pointing at a deleted resource. A deleted
+        // group's own member rows go with it (ON DELETE CASCADE on group_members.group_id).
+        resources::drop_memberships_of(conn, id, &now_timestamp())?;
+        resources::delete(conn, kind.table(), id)?;
+        Ok(())
     }
 }
