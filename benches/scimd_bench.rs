@@ -254,7 +254,7 @@ fn seed(path: &Path, users: u64) -> Result<(), String> {
                         user_name_folded: &fold_case(&name),
                         external_id: None,
                         display_name_folded: Some(&fold_case(&display)),
-                        active: true,
+                        active: Some(true),
                         created: &now,
                         last_modified: &now,
                         version: 1,

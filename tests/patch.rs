@@ -334,3 +334,88 @@ fn filtered_paths_on_addresses() {
     assert_eq!(addrs.len(), 1);
     assert_eq!(addrs[0]["locality"], "Shelbyville");
 }
+
+/// scim2-tester's check_add/replace_attribute: the whole extension as the path, its value an object that
+/// carries the extension's URN in a `schemas` member (as typed SCIM client libraries send it).
+#[test]
+fn extension_urn_path_with_an_object_value() {
+    let (srv, id) = setup();
+    let manager = id_of(&srv.create_user("boss@example.com"));
+    let value = json!({"schemas": [ENTERPRISE], "employeeNumber": "8", "manager": {"value": manager}});
+    let u = patch_ok(&srv, &id, json!([{"op": "replace", "path": ENTERPRISE, "value": value}]));
+    assert_eq!(u[ENTERPRISE]["employeeNumber"], "8");
+    assert_eq!(u[ENTERPRISE]["manager"]["value"], json!(manager));
+    assert_eq!(u[ENTERPRISE]["department"], "Eng", "replace of the extension keeps attributes it does not name");
+    assert!(u[ENTERPRISE].get("schemas").is_none(), "{u:#}");
+    let u = patch_ok(
+        &srv,
+        &id,
+        json!([{"op": "add", "path": ENTERPRISE, "value": {"schemas": [ENTERPRISE], "division": "W"}}]),
+    );
+    assert_eq!(u[ENTERPRISE]["division"], "W");
+    assert_eq!(u["schemas"], json!([USER_SCHEMA, ENTERPRISE]));
+    // A POST with the same shape is accepted too.
+    let mut body = user_body("typed@example.com");
+    body["schemas"] = json!([USER_SCHEMA, ENTERPRISE]);
+    body[ENTERPRISE] = json!({"schemas": [ENTERPRISE], "costCenter": "9"});
+    let created = srv.post("/Users", &body);
+    created.expect(201);
+    assert_eq!(created.json[ENTERPRISE], json!({"costCenter": "9"}));
+    // An unknown key inside a value is a bad value, not a bad path (RFC 7644 §3.12).
+    srv.patch(&format!("/Users/{id}"), &patch_body(json!([{"op": "add", "value": {"nope": 1}}])))
+        .expect_error(400, Some("invalidValue"));
+    srv.patch(&format!("/Users/{id}"), &patch_body(json!([{"op": "add", "path": ENTERPRISE, "value": {"nope": 1}}])))
+        .expect_error(400, Some("invalidValue"));
+}
+
+/// RFC 7644 §3.5.2.2: `remove` of `active` (not required, RFC 7643 §4.1.1) leaves it unassigned; a later
+/// PUT without it keeps it unassigned, and filters treat it as absent.
+#[test]
+fn remove_of_active_unassigns_it() {
+    let (srv, id) = setup();
+    let other = id_of(&srv.create_user("other@example.com"));
+    let u = patch_ok(&srv, &id, json!([{"op": "remove", "path": "active"}]));
+    assert!(u.get("active").is_none(), "{u:#}");
+    assert_eq!(srv.filter("/Users", "active pr").ids(), vec![other.clone()]);
+    assert_eq!(srv.filter("/Users", "active eq true").ids(), vec![other.clone()]);
+    assert_eq!(srv.filter("/Users", "active eq false").ids(), Vec::<String>::new());
+    assert_eq!(srv.filter("/Users", "not (active pr)").ids(), vec![id.clone()]);
+    // A PUT that leaves it out keeps what is stored: nothing.
+    let put = srv.put(&format!("/Users/{id}"), &json!({"schemas": [USER_SCHEMA], "userName": "pat@example.com"}));
+    put.expect(200);
+    assert!(put.json.get("active").is_none(), "{:#}", put.json);
+    // Set again by replace; `replace` with null unassigns it too.
+    let u = patch_ok(&srv, &id, json!([{"op": "replace", "value": {"active": false}}]));
+    assert_eq!(u["active"], false);
+    assert_eq!(srv.filter("/Users", "active eq false").ids(), vec![id.clone()]);
+    let u = patch_ok(&srv, &id, json!([{"op": "replace", "value": {"active": null}}]));
+    assert!(u.get("active").is_none(), "{u:#}");
+    // Sorting puts the user without a value last.
+    let sorted = srv.get("/Users?sortBy=active&sortOrder=descending");
+    assert_eq!(sorted.ids(), vec![id.clone(), other.clone()], "descending: absent first (RFC 7644 §3.4.2.3)");
+}
+
+/// canonicalValues are advertised, not enforced: any `type` is stored as sent (RFC 7643 §7).
+#[test]
+fn types_outside_canonical_values_are_stored_as_sent() {
+    let srv = TestServer::start();
+    let mut body = user_body("types@example.com");
+    body["ims"] = json!([{"value": "types", "type": "slack"}]);
+    body["emails"] = json!([{"value": "t@x.org", "type": "Work"}, {"value": "p@x.org", "type": "pager"}]);
+    let created = srv.post("/Users", &body);
+    created.expect(201);
+    let id = id_of(&created.json);
+    let u = srv.get(&format!("/Users/{id}")).json;
+    assert_eq!(u["ims"], json!([{"value": "types", "type": "slack"}]));
+    assert_eq!(u["emails"], json!([{"value": "t@x.org", "type": "Work"}, {"value": "p@x.org", "type": "pager"}]));
+    let u =
+        patch_ok(&srv, &id, json!([{"op": "add", "path": "phoneNumbers[type eq \"satellite\"].value", "value": "+1"}]));
+    assert_eq!(u["phoneNumbers"], json!([{"type": "satellite", "value": "+1"}]));
+    // Filters still compare type case-insensitively (caseExact false).
+    assert_eq!(srv.filter("/Users", "emails[type eq \"work\"]").ids(), vec![id.clone()]);
+    // The schema advertises the canonical values.
+    let schema = srv.get(&format!("/Schemas/{USER_SCHEMA}")).json;
+    let emails = schema["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "emails").unwrap().clone();
+    let ty = emails["subAttributes"].as_array().unwrap().iter().find(|a| a["name"] == "type").unwrap().clone();
+    assert_eq!(ty["canonicalValues"], json!(["work", "home", "other"]));
+}

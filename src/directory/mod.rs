@@ -133,6 +133,15 @@ pub struct Patched {
     pub rendered: Option<Rendered>,
 }
 
+/// Which write a document is being finished for.
+#[derive(Clone, Copy)]
+enum Write<'a> {
+    Create,
+    /// PUT over the stored document.
+    Replace(&'a Value),
+    Patch,
+}
+
 /// A validated POST body, ready to insert.
 struct NewResource {
     doc: Value,
@@ -327,21 +336,27 @@ impl Directory {
     /// Validates and normalises a POST/PUT body; for a Group, takes `members` out of the document.
     fn prepare(kind: Kind, body: &Value) -> ScimResult<(Value, Vec<MemberRef>)> {
         let mut doc = Schemas::embedded().normalize(kind.resource_type(), body)?;
-        let members = Self::finish_document(kind, &mut doc, None)?;
+        let members = Self::finish_document(kind, &mut doc, Write::Create)?;
         Ok((doc, members))
     }
 
-    /// Server defaults and the split between the JSON document and the membership table. `stored` is the
-    /// document being replaced, if any.
-    fn finish_document(kind: Kind, doc: &mut Value, stored: Option<&Value>) -> ScimResult<Vec<MemberRef>> {
+    /// Server defaults and the split between the JSON document and the membership table.
+    fn finish_document(kind: Kind, doc: &mut Value, write: Write<'_>) -> ScimResult<Vec<MemberRef>> {
         let obj = doc.as_object_mut().ok_or_else(|| ScimError::invalid_syntax("a resource must be a JSON object"))?;
         match kind {
             Kind::User => {
-                // A User always has `active`, so the indexed column and the document agree: true for a new
-                // user, and the stored value when a PUT or PATCH leaves it out — a profile update that does not
-                // mention `active` must not re-enable a user the IdP deactivated.
-                let default = stored.and_then(|s| s.get("active")).cloned().unwrap_or(Value::Bool(true));
-                obj.entry("active").or_insert(default);
+                // `active` is true for a new user that leaves it out, and a PUT that leaves it out keeps the
+                // stored value: a profile update must not re-enable a user the IdP deactivated. A PATCH
+                // starts from the stored document, so only an explicit remove takes it away (RFC 7644
+                // §3.5.2.2: it is then unassigned).
+                let default = match write {
+                    Write::Create => Some(Value::Bool(true)),
+                    Write::Replace(stored) => stored.get("active").cloned(),
+                    Write::Patch => None,
+                };
+                if let Some(default) = default {
+                    obj.entry("active").or_insert(default);
+                }
                 Ok(Vec::new())
             }
             Kind::Group => match obj.remove("members") {
@@ -382,7 +397,7 @@ impl Directory {
                     user_name_folded: &fold_case(str_attr(doc, "userName").unwrap_or_default()),
                     external_id: str_attr(doc, "externalId"),
                     display_name_folded: display_name_folded.as_deref(),
-                    active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
+                    active: doc.get("active").and_then(Value::as_bool),
                     created: &envelope.created,
                     last_modified: &envelope.last_modified,
                     version: envelope.version,
@@ -855,7 +870,7 @@ impl Directory {
         let row = Self::load(conn, kind, id)?;
         check_if_match(if_match, row.version)?;
         let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
-        let members = Self::finish_document(kind, &mut doc, Some(&old))?;
+        let members = Self::finish_document(kind, &mut doc, Write::Replace(&old))?;
         Schemas::embedded().check_immutable(kind.resource_type(), &old, &doc)?;
         Self::check_unique(conn, kind, &doc, Some(id))?;
         let mut delta = MembershipDelta::default();
@@ -924,7 +939,7 @@ impl Directory {
         let mut doc = old.clone();
         apply_operations(schemas, rt, id, &mut doc, &doc_ops)?;
         let mut doc = schemas.normalize(rt, &doc)?;
-        Self::finish_document(kind, &mut doc, Some(&old))?;
+        Self::finish_document(kind, &mut doc, Write::Patch)?;
         schemas.check_immutable(rt, &old, &doc)?;
         Self::check_unique(conn, kind, &doc, Some(id))?;
         let mut delta = MembershipDelta::default();

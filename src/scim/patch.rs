@@ -12,7 +12,7 @@
 //! creates the element it names, a `remove` of `members` carrying the members to remove, and a
 //! no-path value repeating the resource's own read-only `id` (Okta's group rename).
 
-use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::error::{ScimError, ScimResult, ScimType};
 use crate::scim::filter::{matches_element, parse_patch_path, CompareOp, Filter, Literal, PatchPath, MAX_DEPTH};
 use crate::scim::schema::{AttrDef, AttrType, Mutability, ResourceType, Schemas, GROUP_SCHEMA, MAX_MULTI_VALUES};
 use serde_json::{Map, Value};
@@ -305,6 +305,15 @@ pub fn apply_operations(
     Ok(())
 }
 
+/// A key of an operation's `value` that names no attribute makes the value invalid (`invalidValue`, as
+/// in a POST); `invalidPath` is for the operation's `path` (RFC 7644 §3.12).
+fn value_key_error(e: ScimError) -> ScimError {
+    match e.scim_type {
+        Some(ScimType::InvalidPath) => ScimError::invalid_value(e.detail),
+        _ => e,
+    }
+}
+
 struct Ctx<'s> {
     schemas: &'s Schemas,
     rt: &'s ResourceType,
@@ -358,13 +367,13 @@ impl<'s> Ctx<'s> {
                         continue;
                     }
                     let path = parse_patch_path(key).map_err(|e| {
-                        ScimError::invalid_path(format!(
+                        ScimError::invalid_value(format!(
                             "value key \"{}\" is not an attribute path ({})",
                             shorten(key),
                             e.detail
                         ))
                     })?;
-                    self.apply_path(doc, kind, &path, Some(v), 0)?;
+                    self.apply_path(doc, kind, &path, Some(v), 0).map_err(value_key_error)?;
                 }
                 Ok(())
             }
@@ -461,14 +470,20 @@ impl<'s> Ctx<'s> {
             (PatchOpKind::Add, Value::Null) => Ok(()),
             (_, Value::Object(map)) if depth == 0 => {
                 for (key, v) in map {
+                    // Clients built on typed SCIM models (scim2-models) put the extension's URN in a
+                    // `schemas` member of the extension object; `schemas` belongs to the resource (RFC 7643
+                    // §3), and the resource's own is kept by the server: nothing to apply.
+                    if key.eq_ignore_ascii_case("schemas") {
+                        continue;
+                    }
                     let path = parse_patch_path(&format!("{urn}:{key}")).map_err(|e| {
-                        ScimError::invalid_path(format!(
+                        ScimError::invalid_value(format!(
                             "key \"{}\" of extension \"{urn}\" is not an attribute path ({})",
                             shorten(key),
                             e.detail
                         ))
                     })?;
-                    self.apply_path(doc, kind, &path, Some(v), depth + 1)?;
+                    self.apply_path(doc, kind, &path, Some(v), depth + 1).map_err(value_key_error)?;
                 }
                 Ok(())
             }
@@ -1666,9 +1681,10 @@ mod tests {
             (json!({ "op": "add", "path": "userName.first", "value": "x" }), ScimType::InvalidPath),
             (json!({ "op": "add", "path": "emails[type eq \"work\"].nope", "value": "x" }), ScimType::InvalidPath),
             (json!({ "op": "add", "path": "nope", "value": "x" }), ScimType::InvalidPath),
-            (json!({ "op": "add", "value": { "nope": 1 } }), ScimType::InvalidPath),
-            (json!({ "op": "add", "value": { "bad key!": 1 } }), ScimType::InvalidPath),
-            (json!({ "op": "add", "path": ENT, "value": { "bad key!": 1 } }), ScimType::InvalidPath),
+            (json!({ "op": "add", "value": { "nope": 1 } }), ScimType::InvalidValue),
+            // A key of the value that is no attribute is a bad value, not a bad path (RFC 7644 §3.12).
+            (json!({ "op": "add", "value": { "bad key!": 1 } }), ScimType::InvalidValue),
+            (json!({ "op": "add", "path": ENT, "value": { "bad key!": 1 } }), ScimType::InvalidValue),
             (json!({ "op": "add", "path": format!("{ENT}[value eq \"x\"]"), "value": "x" }), ScimType::InvalidPath),
         ];
         for (op, want) in cases {

@@ -397,7 +397,7 @@ impl<'s> Ctx<'s> {
                     let null = if user { Column } else { Never };
                     Some(self.folded_column("display_name_folded", null, Kind::Text, nocase, &name))
                 }
-                "active" if user => Some(self.column("active", Never, Kind::Bool, false, &name)),
+                "active" if user => Some(self.column("active", Column, Kind::Bool, false, &name)),
                 "meta.created" => Some(self.column("created", Never, Kind::Timestamp, false, &name)),
                 "meta.lastModified" => Some(self.column("last_modified", Never, Kind::Timestamp, false, &name)),
                 "meta.version" => Some(Scalar {

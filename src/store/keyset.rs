@@ -2,10 +2,10 @@
 //! or before a position costs the same at the start and at the end of a walk), and offset pages for a search
 //! across resource types (RFC 7644 §3.4.3).
 //!
-//! The listing order is a tuple of keys, all in one direction: with `sortBy`, whether the sort key is absent
-//! (so absent values come last ascending and first descending, RFC 7644 §3.4.2.3) and the key itself; with
-//! several tables, the table's place (Users before Groups); and finally `seq`, unique and never reused
-//! while a row lives. A position is that tuple for one row, so a walk sees each row that exists for the
+//! The listing order is a tuple of keys: with `sortBy`, whether the sort key is absent (so absent values come
+//! last ascending and first descending, RFC 7644 §3.4.2.3) and the key itself, both in `sortOrder`'s
+//! direction; with several tables, the table's place (Users before Groups); and finally `seq`, unique and
+//! never reused while a row lives — the same order as index pages. A position is that tuple for one row, so a walk sees each row that exists for the
 //! whole walk exactly once, whatever is inserted or deleted meanwhile (as long as its sort key stays put).
 
 use super::filter_sql::{SortKey, SqlBind, SqlFragment};
@@ -90,22 +90,24 @@ impl Shape {
     }
 }
 
-/// The key expressions of one source, in tuple order.
-fn components(shape: &Shape, ord: usize, source: &Source<'_>) -> Vec<SqlFragment> {
+/// The key expressions of one source in tuple order, each with whether it runs descending: the sort key
+/// (and its `IS NULL` flag) in `sortOrder`'s direction, the table's place and `seq` always ascending, as
+/// in index pages (`ORDER BY key DESC NULLS FIRST, seq ASC`).
+fn components(shape: &Shape, descending: bool, ord: usize, source: &Source<'_>) -> Vec<(SqlFragment, bool)> {
     let t = source.table.name();
     let mut out = Vec::with_capacity(shape.len());
     if let Some(key) = source.sort {
         if shape.nullable {
             let mut n = SqlFragment::raw("((");
             n.append(&key.expr).push(") IS NULL)");
-            out.push(n);
+            out.push((n, descending));
         }
-        out.push(key_value(shape, key));
+        out.push((key_value(shape, key), descending));
     }
     if shape.multi {
-        out.push(SqlFragment::raw(&ord.to_string()));
+        out.push((SqlFragment::raw(&ord.to_string()), false));
     }
-    out.push(SqlFragment::raw(&format!("{t}.seq")));
+    out.push((SqlFragment::raw(&format!("{t}.seq")), false));
     out
 }
 
@@ -122,9 +124,9 @@ fn key_value(shape: &Shape, key: &SortKey) -> SqlFragment {
     k
 }
 
-/// `tuple > position` (or `<`), written out term by term so each term keeps its own collation.
-fn beyond(parts: &[SqlFragment], position: &[KeyPart], greater: bool) -> SqlFragment {
-    let op = if greater { " > " } else { " < " };
+/// The rows on `side` of `position` in listing order, written out term by term (each term keeps its own
+/// collation and direction): `(a > ?) OR (a = ? AND b > ?) OR ...`, with `<` for descending terms.
+fn beyond(parts: &[(SqlFragment, bool)], position: &[KeyPart], side: Side) -> SqlFragment {
     let mut out = SqlFragment::raw("(");
     for i in 0..parts.len() {
         if i > 0 {
@@ -132,26 +134,33 @@ fn beyond(parts: &[SqlFragment], position: &[KeyPart], greater: bool) -> SqlFrag
         }
         out.push("(");
         for j in 0..i {
-            out.append(&parts[j]).push(" = ").bind(bind(&position[j])).push(" AND ");
+            out.append(&parts[j].0).push(" = ").bind(bind(&position[j])).push(" AND ");
         }
-        out.append(&parts[i]).push(op).bind(bind(&position[i])).push(")");
+        let later = (side == Side::After) != parts[i].1;
+        out.append(&parts[i].0).push(if later { " > " } else { " < " }).bind(bind(&position[i])).push(")");
     }
     out.push(")");
     out
 }
 
-fn select(shape: &Shape, ord: usize, source: &Source<'_>, position: Option<(&[KeyPart], bool)>) -> SqlFragment {
+fn select(
+    shape: &Shape,
+    descending: bool,
+    ord: usize,
+    source: &Source<'_>,
+    position: Option<(&[KeyPart], Side)>,
+) -> SqlFragment {
     let t = source.table.name();
     let mut q = SqlFragment::raw(&format!(
         "SELECT {ord} AS kind_ord, {t}.seq AS seq, {t}.id AS id, {t}.created AS created, \
          {t}.last_modified AS last_modified, {t}.version AS version, {t}.resource AS resource, "
     ));
-    let parts = components(shape, ord, source);
+    let parts = components(shape, descending, ord, source);
     match source.sort {
         Some(key) => {
             let k = key_value(shape, key);
             if shape.nullable {
-                q.append(&parts[0]).push(" AS sk_null, ");
+                q.append(&parts[0].0).push(" AS sk_null, ");
             } else {
                 q.push("NULL AS sk_null, ");
             }
@@ -166,26 +175,27 @@ fn select(shape: &Shape, ord: usize, source: &Source<'_>, position: Option<(&[Ke
     if let Some(f) = source.filter {
         q.push(" AND (").append(f).push(")");
     }
-    if let Some((position, greater)) = position {
-        q.push(" AND ").append(&beyond(&parts, position, greater));
+    if let Some((position, side)) = position {
+        q.push(" AND ").append(&beyond(&parts, position, side));
     }
     q
 }
 
-fn order_by(shape: &Shape, ascending: bool) -> String {
-    let dir = if ascending { "ASC" } else { "DESC" };
+/// The listing order (`reversed`: read backwards, for a page before a position).
+fn order_by(shape: &Shape, descending: bool, reversed: bool) -> String {
+    let dir = |desc: bool| if desc != reversed { "DESC" } else { "ASC" };
     let mut terms = Vec::new();
     if shape.sorted {
         if shape.nullable {
-            terms.push(format!("sk_null {dir}"));
+            terms.push(format!("sk_null {}", dir(descending)));
         }
         let collate = if shape.nocase { " COLLATE NOCASE" } else { "" };
-        terms.push(format!("sk_k{collate} {dir}"));
+        terms.push(format!("sk_k{collate} {}", dir(descending)));
     }
     if shape.multi {
-        terms.push(format!("kind_ord {dir}"));
+        terms.push(format!("kind_ord {}", dir(false)));
     }
-    terms.push(format!("seq {dir}"));
+    terms.push(format!("seq {}", dir(false)));
     format!(" ORDER BY {}", terms.join(", "))
 }
 
@@ -247,17 +257,15 @@ pub fn page(
     limit: usize,
 ) -> ScimResult<Vec<KeyedRow>> {
     let shape = Shape::of(sources)?;
-    // Walking forward in a descending listing means smaller keys; a page before a position is read
-    // backwards from it and turned round.
-    let ascending = (side == Side::After) != descending;
+    // A page before a position is read backwards from it and turned round.
     let mut sql = SqlFragment::default();
     for (ord, source) in sources.iter().enumerate() {
         if ord > 0 {
             sql.push(" UNION ALL ");
         }
-        sql.append(&select(&shape, ord, source, position.map(|p| (p, ascending))));
+        sql.append(&select(&shape, descending, ord, source, position.map(|p| (p, side))));
     }
-    sql.push(&order_by(&shape, ascending));
+    sql.push(&order_by(&shape, descending, side == Side::Before));
     sql.push(" LIMIT ").bind(SqlBind::Int(limit as i64));
     let mut rows = run(conn, &shape, sources, sql)?;
     if side == Side::Before {
@@ -280,9 +288,9 @@ pub fn page_at_offset(
         if ord > 0 {
             sql.push(" UNION ALL ");
         }
-        sql.append(&select(&shape, ord, source, None));
+        sql.append(&select(&shape, descending, ord, source, None));
     }
-    sql.push(&order_by(&shape, !descending));
+    sql.push(&order_by(&shape, descending, false));
     sql.push(" LIMIT ").bind(SqlBind::Int(limit as i64)).push(" OFFSET ").bind(SqlBind::Int(offset as i64));
     run(conn, &shape, sources, sql)
 }

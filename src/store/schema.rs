@@ -20,7 +20,7 @@ diesel::table! {
         user_name_folded -> Text,
         external_id -> Nullable<Text>,
         display_name_folded -> Nullable<Text>,
-        active -> Bool,
+        active -> Nullable<Bool>,
         created -> Text,
         last_modified -> Text,
         version -> BigInt,

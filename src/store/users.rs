@@ -15,7 +15,8 @@ pub struct UserColumns<'a> {
     pub user_name_folded: &'a str,
     pub external_id: Option<&'a str>,
     pub display_name_folded: Option<&'a str>,
-    pub active: bool,
+    /// None: unassigned (removed by a PATCH).
+    pub active: Option<bool>,
     pub created: &'a str,
     pub last_modified: &'a str,
     pub version: i64,
