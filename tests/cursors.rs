@@ -110,7 +110,16 @@ fn filtered_and_sorted_walks_match_index_pages() {
         for count in [1, 2, 3, 100] {
             let pages = walk(&srv, "Users", &format!("{query}&count={count}"));
             assert_eq!(ids_of(&pages), index.ids(), "{query} count={count}");
-            assert!(pages.iter().all(|p| p.total() == index.total()), "{query}");
+            assert_eq!(pages[0].total(), index.total(), "{query}");
+            // RFC 9865 §2: totalResults is optional on cursor pages; later pages of a filtered walk leave it
+            // out (a count per page would make every page cost a whole count), unfiltered ones keep it.
+            let filtered = query.contains("filter=");
+            for p in &pages[1..] {
+                assert_eq!(p.json.get("totalResults").is_none(), filtered, "{query}: {:#}", p.json);
+                if !filtered {
+                    assert_eq!(p.total(), index.total(), "{query}");
+                }
+            }
         }
     }
     // Spot-check the ascending displayName order itself: names case-insensitively, ties and absent last.
@@ -184,7 +193,9 @@ fn search_endpoints_take_cursors() {
     loop {
         let r = srv.post("/Users/.search", &body(&cursor));
         r.expect(200);
-        assert_eq!(r.total(), 5);
+        if cursor.is_empty() {
+            assert_eq!(r.total(), 5);
+        }
         got.extend(r.ids());
         match r.json["nextCursor"].as_str() {
             Some(c) => cursor = c.to_string(),

@@ -8,10 +8,8 @@ use crate::scim::list::{cursor_page_prefix, list_response_prefix, ListQuery, Sor
 use crate::scim::meta::{etag_matches, meta};
 use crate::scim::patch::{apply_operations, parse_patch_request, split_member_ops, MemberPatch, PatchOperation};
 use crate::scim::schema::{AttrSelection, ResourceType, Schemas};
-use crate::store::filter_sql::{
-    filter_to_sql, filter_to_sql_across_types, order_by_sql, sort_key_of, SortKey, SqlFragment,
-};
-use crate::store::keyset;
+use crate::store::keyset::KeyedRow;
+use crate::store::listing::Listing;
 use crate::store::resources::{self, ResourceRow, Table};
 use crate::store::{fold_case, groups, now_timestamp, users, Conn, Store};
 use serde_json::{json, Map, Value};
@@ -187,94 +185,6 @@ impl MembershipDelta {
 
     fn changed(&self) -> bool {
         self.after.iter().any(|(id, now)| self.before.get(id) != Some(now))
-    }
-}
-
-/// A list query compiled for the store: per resource type, its filter and sort key.
-struct ListPlan {
-    kinds: Vec<Kind>,
-    filters: Vec<Option<SqlFragment>>,
-    /// `ORDER BY` terms for index pages of one resource type.
-    order: Vec<Option<SqlFragment>>,
-    sort_keys: Vec<Option<SortKey>>,
-    descending: bool,
-    /// Binds cursors to this query (RFC 9865: a cursor is only good for the query it came from).
-    fingerprint: String,
-}
-
-impl ListPlan {
-    fn new(kinds: &[Kind], query: &ListQuery) -> ScimResult<ListPlan> {
-        let schemas = Schemas::embedded();
-        let descending = query.sort_order == SortOrder::Descending;
-        let across = kinds.len() > 1;
-        // Across resource types (RFC 7644 §3.4.3) an attribute one type lacks is absent on its resources;
-        // a filter or sortBy that fits none of them is still an error.
-        let per_kind = |compile: &dyn Fn(&ResourceType) -> ScimResult<SqlFragment>| -> ScimResult<Vec<_>> {
-            let results: Vec<ScimResult<SqlFragment>> = kinds.iter().map(|k| compile(k.resource_type())).collect();
-            if let Some(Err(e)) = results.iter().find(|r| r.is_err()).filter(|_| results.iter().all(|r| r.is_err())) {
-                return Err(e.clone());
-            }
-            Ok(results)
-        };
-        let filters = match &query.filter {
-            None => kinds.iter().map(|_| None).collect(),
-            Some(f) if across => {
-                per_kind(&|rt| filter_to_sql(schemas, rt, f))?;
-                kinds
-                    .iter()
-                    .map(|k| filter_to_sql_across_types(schemas, k.resource_type(), f).map(Some))
-                    .collect::<ScimResult<_>>()?
-            }
-            Some(f) => vec![Some(filter_to_sql(schemas, kinds[0].resource_type(), f)?)],
-        };
-        let (order, sort_keys) = match &query.sort_by {
-            None => (kinds.iter().map(|_| None).collect(), kinds.iter().map(|_| None).collect()),
-            Some(path) => {
-                let keys = per_kind(&|rt| sort_key_of(schemas, rt, path).map(|k| k.expr))?;
-                let mut sort_keys = Vec::new();
-                let mut order = Vec::new();
-                for (kind, key) in kinds.iter().zip(keys) {
-                    let rt = kind.resource_type();
-                    match key {
-                        Ok(_) => {
-                            sort_keys.push(Some(sort_key_of(schemas, rt, path)?));
-                            order.push(Some(order_by_sql(schemas, rt, path, descending)?));
-                        }
-                        // Only across types: this type lacks the attribute, so every one of its resources
-                        // sorts as having no value.
-                        Err(_) => {
-                            sort_keys.push(Some(SortKey::absent()));
-                            order.push(None);
-                        }
-                    }
-                }
-                (order, sort_keys)
-            }
-        };
-        let fingerprint =
-            query_fingerprint(&format!("{kinds:?}|{:?}|{:?}|{:?}", query.filter, query.sort_by, query.sort_order));
-        Ok(ListPlan { kinds: kinds.to_vec(), filters, order, sort_keys, descending, fingerprint })
-    }
-
-    fn sources(&self) -> Vec<keyset::Source<'_>> {
-        self.kinds
-            .iter()
-            .enumerate()
-            .map(|(i, k)| keyset::Source {
-                table: k.table(),
-                filter: self.filters[i].as_ref(),
-                sort: self.sort_keys[i].as_ref(),
-            })
-            .collect()
-    }
-
-    /// The exact number of matching resources of every type.
-    fn total(&self, conn: &mut Conn) -> ScimResult<usize> {
-        let mut total = 0;
-        for (kind, filter) in self.kinds.iter().zip(&self.filters) {
-            total += resources::count(conn, kind.table(), filter.as_ref())?;
-        }
-        Ok(total)
     }
 }
 
@@ -669,35 +579,19 @@ impl Directory {
         query: &ListQuery,
         emit: &mut dyn FnMut(BodyPart) -> bool,
     ) -> ScimResult<()> {
-        let plan = ListPlan::new(kinds, query)?;
+        let types: Vec<&ResourceType> = kinds.iter().map(|k| k.resource_type()).collect();
+        let descending = query.sort_order == SortOrder::Descending;
+        let listing =
+            Listing::new(Schemas::embedded(), &types, query.filter.as_ref(), query.sort_by.as_ref(), descending)?;
         if let Some(cursor) = &query.cursor {
-            return self.cursor_page(&plan, query, cursor, emit);
+            // A cursor is only good for the query it came from (RFC 9865 §2.1).
+            let fingerprint =
+                query_fingerprint(&format!("{kinds:?}|{:?}|{:?}|{:?}", query.filter, query.sort_by, query.sort_order));
+            return self.cursor_page(&listing, &fingerprint, query, cursor, emit);
         }
         self.store.read(|conn| {
-            let sources = plan.sources();
-            let (total, rows): (usize, Vec<(Kind, ResourceRow)>) = match (kinds, plan.order.first()) {
-                // One resource type: the narrow-index OFFSET of `resources::list`.
-                ([kind], order) => {
-                    let (total, rows) = resources::list(
-                        conn,
-                        kind.table(),
-                        plan.filters[0].as_ref(),
-                        order.and_then(Option::as_ref),
-                        query.start_index - 1,
-                        query.count,
-                    )?;
-                    (total, rows.into_iter().map(|r| (*kind, r)).collect())
-                }
-                _ => {
-                    let total = plan.total(conn)?;
-                    let rows = if query.count == 0 || query.start_index > total {
-                        Vec::new()
-                    } else {
-                        keyset::page_at_offset(conn, &sources, plan.descending, query.start_index - 1, query.count)?
-                    };
-                    (total, rows.into_iter().map(|r| (Kind::of_table(r.table), r.row)).collect())
-                }
-            };
+            let (total, rows) = listing.index_page(conn, query.start_index - 1, query.count)?;
+            let rows: Vec<(Kind, ResourceRow)> = rows.into_iter().map(|(t, r)| (Kind::of_table(t), r)).collect();
             let prefix = list_response_prefix(total, query.start_index, rows.len());
             self.write_list(conn, &rows, prefix, &query.selection, emit)
         })
@@ -707,30 +601,33 @@ impl Directory {
     /// this server issued for the same query.
     fn cursor_page(
         &self,
-        plan: &ListPlan,
+        listing: &Listing,
+        fingerprint: &str,
         query: &ListQuery,
         cursor: &str,
         emit: &mut dyn FnMut(BodyPart) -> bool,
     ) -> ScimResult<()> {
         let now = chrono::Utc::now().timestamp();
-        let sources = plan.sources();
         let (position, side) = if cursor.is_empty() {
             (None, Side::After)
         } else {
-            let c = self.cursors.decode(cursor, &plan.fingerprint, now)?;
-            if !keyset::fits(&sources, &c.position) {
+            let c = self.cursors.decode(cursor, fingerprint, now)?;
+            if !listing.fits(&c.position) {
                 return Err(ScimError::new(400, Some(ScimType::InvalidCursor), "the cursor does not fit this query"));
             }
             (Some(c.position), c.side)
         };
         self.store.read(|conn| {
-            let total = plan.total(conn)?;
+            // RFC 9865 §2 makes totalResults optional on cursor pages. It is given whenever it is cheap (no
+            // filter: trigger-kept counts) and on the first page of a filtered walk; later pages of a
+            // filtered walk leave it out, so that every page of a walk costs the same.
+            let total = if position.is_none() || !listing.is_filtered() { Some(listing.total(conn)?) } else { None };
             let limit = query.count;
             let mut rows = if limit == 0 {
                 Vec::new()
             } else {
                 // One row more than the page shows whether another page follows it.
-                keyset::page(conn, &sources, plan.descending, position.as_deref(), side, limit + 1)?
+                listing.keyset_page(conn, position.as_deref(), side, limit + 1)?
             };
             let more = rows.len() > limit;
             if more {
@@ -743,8 +640,8 @@ impl Directory {
                 Side::After => (more, position.is_some()),
                 Side::Before => (true, more),
             };
-            let issue = |side: Side, row: Option<&keyset::KeyedRow>| {
-                row.map(|r| self.cursors.encode(&Cursor::new(&plan.fingerprint, now, side, r.key.clone())))
+            let issue = |side: Side, row: Option<&KeyedRow>| {
+                row.map(|r| self.cursors.encode(&Cursor::new(fingerprint, now, side, r.key.clone())))
             };
             let next = if has_next { issue(Side::After, rows.last()) } else { None };
             let previous = if has_previous { issue(Side::Before, rows.first()) } else { None };

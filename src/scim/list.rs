@@ -27,11 +27,14 @@ pub fn list_response_prefix(total: usize, start_index: usize, items: usize) -> S
     )
 }
 
-/// The head of a cursor page's ListResponse (RFC 9865 §2.2): no `startIndex`; `nextCursor` on every page
-/// but the last, `previousCursor` on every page but the first.
-pub fn cursor_page_prefix(total: usize, items: usize, next: Option<&str>, previous: Option<&str>) -> String {
-    let mut head =
-        format!("{{\"schemas\":[\"{LIST_RESPONSE_SCHEMA}\"],\"totalResults\":{total},\"itemsPerPage\":{items},");
+/// The head of a cursor page's ListResponse (RFC 9865 §2): no `startIndex`; `totalResults` when given;
+/// `nextCursor` on every page but the last, `previousCursor` on every page but the first.
+pub fn cursor_page_prefix(total: Option<usize>, items: usize, next: Option<&str>, previous: Option<&str>) -> String {
+    let mut head = format!("{{\"schemas\":[\"{LIST_RESPONSE_SCHEMA}\"],");
+    if let Some(total) = total {
+        head.push_str(&format!("\"totalResults\":{total},"));
+    }
+    head.push_str(&format!("\"itemsPerPage\":{items},"));
     // Cursors hold only RFC 3986 unreserved characters: nothing to escape.
     if let Some(c) = next {
         head.push_str(&format!("\"nextCursor\":\"{c}\","));

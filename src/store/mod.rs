@@ -14,6 +14,7 @@
 pub mod filter_sql;
 pub mod groups;
 pub mod keyset;
+pub mod listing;
 pub mod resources;
 pub mod schema;
 pub mod tokens;
