@@ -419,3 +419,25 @@ fn types_outside_canonical_values_are_stored_as_sent() {
     let ty = emails["subAttributes"].as_array().unwrap().iter().find(|a| a["name"] == "type").unwrap().clone();
     assert_eq!(ty["canonicalValues"], json!(["work", "home", "other"]));
 }
+
+/// Project decision: an add/replace on a filtered path that matches nothing creates the element only for a
+/// `type eq "…"` filter (Entra's shape); any other such filter is `400 noTarget` and changes nothing.
+#[test]
+fn only_a_type_eq_filter_creates_a_missing_element() {
+    let (srv, id) = setup();
+    let before = srv.get(&format!("/Users/{id}")).json;
+    for path in [
+        "emails[display eq \"Other\"].value",
+        "emails[type eq \"other\" and primary eq false].value",
+        "phoneNumbers[value sw \"+1\"].type",
+    ] {
+        for op in ["add", "replace"] {
+            let r = srv.patch(&format!("/Users/{id}"), &patch_body(json!([{"op": op, "path": path, "value": "x"}])));
+            r.expect_error(400, Some("noTarget"));
+        }
+    }
+    assert_eq!(srv.get(&format!("/Users/{id}")).json, before, "nothing changed");
+    let u =
+        patch_ok(&srv, &id, json!([{"op": "replace", "path": "phoneNumbers[type eq \"fax\"].value", "value": "+4"}]));
+    assert_eq!(u["phoneNumbers"], json!([{"type": "fax", "value": "+4"}]));
+}

@@ -687,8 +687,8 @@ impl<'s> Ctx<'s> {
     }
 
     /// add/replace on selected elements of a multi-valued attribute. With no matching element, a
-    /// filter made only of and-ed `eq` terms describes the element to create (Entra ID's
-    /// `emails[type eq "work"].value`); any other filter is `noTarget` (RFC 7644 §3.5.2.3).
+    /// `type eq "…"` filter describes the element to create (Entra ID's `emails[type eq "work"].value`);
+    /// any other filter is `noTarget` (RFC 7644 §3.5.2.3).
     fn set_elements(
         &self,
         doc: &mut Value,
@@ -744,7 +744,7 @@ impl<'s> Ctx<'s> {
             let describable = complex
                 && match filter {
                     None => true,
-                    Some(f) => eq_conditions(f, attr, &mut base, 0),
+                    Some(f) => type_eq_element(f, attr, &mut base),
                 };
             if !describable {
                 put_array(c, &attr.name, arr);
@@ -837,31 +837,20 @@ fn matching(attr: &AttrDef, filter: Option<&Filter>, arr: &[Value]) -> Vec<bool>
 }
 
 /// Collects `sub eq literal` terms joined by `and` into `out`; false for any other filter shape.
-fn eq_conditions(f: &Filter, attr: &AttrDef, out: &mut Map<String, Value>, depth: usize) -> bool {
-    if depth > MAX_DEPTH {
-        return false;
-    }
+/// The element a filter describes when it is `type eq "…"` and the attribute has a `type` sub-attribute:
+/// Entra ID's shape (`emails[type eq "work"].value`), the one filter that creates a missing element (project
+/// decision; RFC 7644 §3.5.2.3 would answer every filter that matches nothing with `noTarget`).
+fn type_eq_element(f: &Filter, attr: &AttrDef, out: &mut Map<String, Value>) -> bool {
     match f {
-        Filter::Compare(p, CompareOp::Eq, lit) if p.urn.is_none() && p.sub_attr.is_none() => {
-            let Some(sub) = attr.sub(&p.attr) else {
+        Filter::Compare(p, CompareOp::Eq, Literal::String(s))
+            if p.urn.is_none() && p.sub_attr.is_none() && p.attr.eq_ignore_ascii_case("type") =>
+        {
+            let Some(sub) = attr.sub("type") else {
                 return false;
             };
-            let mut v = match lit {
-                Literal::String(s) => Value::String(s.clone()),
-                Literal::Number(n) => Value::Number(n.clone()),
-                Literal::Bool(b) => Value::Bool(*b),
-                Literal::Null => return false,
-            };
-            prepare(sub, &mut v, false);
-            match out.get(&sub.name) {
-                Some(existing) if *existing != v => false,
-                _ => {
-                    out.insert(sub.name.clone(), v);
-                    true
-                }
-            }
+            out.insert(sub.name.clone(), Value::String(s.clone()));
+            true
         }
-        Filter::And(a, b) => eq_conditions(a, attr, out, depth + 1) && eq_conditions(b, attr, out, depth + 1),
         _ => false,
     }
 }
@@ -1315,11 +1304,19 @@ mod tests {
 
     #[test]
     fn add_on_filtered_path_creates_or_updates() {
-        // No match: the element is built from the filter's eq terms (Entra ID).
-        let out = ok_user(json!([{ "op": "add",
-            "path": "emails[type eq \"home\" and display eq \"Home\"].value",
+        // No match: a `type eq` filter describes the element to create (Entra ID).
+        let out = ok_user(json!([{ "op": "add", "path": "emails[type eq \"home\"].value",
             "value": "jane@home.example" }]));
-        assert_eq!(out["emails"][1], json!({ "type": "home", "display": "Home", "value": "jane@home.example" }));
+        assert_eq!(out["emails"][1], json!({ "type": "home", "value": "jane@home.example" }));
+        // Any other filter that matches nothing, even one made of eq terms, is noTarget (project decision).
+        for path in [
+            "emails[type eq \"home\" and display eq \"Home\"].value",
+            "emails[display eq \"Home\"].value",
+            "emails[type eq 42].value",
+        ] {
+            let e = err_user(json!([{ "op": "add", "path": path, "value": "jane@home.example" }]));
+            assert_eq!(kind(&e), Some(ScimType::NoTarget), "{path}");
+        }
         // Match: the sub-attribute is set on it.
         let out = ok_user(json!([{ "op": "add", "path": "emails[type eq \"WORK\"].display",
             "value": "Work mail" }]));
