@@ -1,5 +1,6 @@
-//! Command-line interface: `scimd serve`, `scimd migrate`, `scimd token …`.
+//! Command-line interface: `scimd serve`, `scimd migrate`, `scimd token …`, `scimd schema …`.
 
+mod schema;
 mod serve;
 mod token;
 
@@ -29,6 +30,9 @@ pub enum Command {
     /// Manage API tokens: create, list, revoke, rotate.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Manage schema extensions (custom attributes): add, list, show, remove.
+    #[command(subcommand)]
+    Schema(schema::SchemaCommand),
 }
 
 /// Runs the parsed command; the returned error is printed by `main` and ends the process with status 1.
@@ -41,6 +45,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Token(cmd) => token::run(&cli.database, cmd),
+        Command::Schema(cmd) => schema::run(&cli.database, cmd),
     }
 }
 

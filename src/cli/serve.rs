@@ -4,7 +4,13 @@ use crate::http::{self, AppState, ServerConfig};
 use crate::jwt::JwtVerifier;
 use crate::store::tokens as token_rows;
 use crate::tokens;
-use clap::Args;
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnknownAttributes {
+    Reject,
+    Ignore,
+}
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -46,6 +52,10 @@ pub struct ServeArgs {
     /// Largest /Bulk request body in bytes (bulk.maxPayloadSize).
     #[arg(long, env = "SCIMD_BULK_MAX_BYTES", default_value_t = 4 << 20)]
     pub bulk_max_bytes: usize,
+    /// What to do with an attribute or schema no schema declares: refuse the resource (400 naming it), or drop
+    /// the attribute and log it once (so a push never fails on an attribute nobody declared).
+    #[arg(long, env = "SCIMD_UNKNOWN_ATTRIBUTES", value_enum, default_value_t = UnknownAttributes::Reject)]
+    pub unknown_attributes: UnknownAttributes,
     /// Read connections in the database pool.
     #[arg(long, env = "SCIMD_READ_CONNECTIONS", default_value_t = 4)]
     pub read_connections: u32,
@@ -96,6 +106,9 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
     };
     let cursor_key = store.server_key("cursor").map_err(|e| e.detail)?;
     let cursor_key = hex::decode(cursor_key).map_err(|e| format!("the database's cursor key is damaged: {e}"))?;
+    let ignore_unknown = args.unknown_attributes == UnknownAttributes::Ignore;
+    let schemas = crate::directory::SchemaRegistry::open(store.clone(), ignore_unknown)?;
+    schemas.watch(crate::directory::schemas::REFRESH_INTERVAL)?;
     let explicit_base = args.base_url.as_deref().map(|b| b.trim_end_matches('/').to_string());
     let system = actix_web::rt::System::new();
     system.block_on(async move {
@@ -104,7 +117,7 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
             std::net::TcpListener::bind(&args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         config.base_url = explicit_base.unwrap_or_else(|| format!("http://{addr}{}", config.path_prefix));
-        let state = AppState::new(store.clone(), config.clone(), jwt, &cursor_key);
+        let state = AppState::new(store.clone(), config.clone(), jwt, &cursor_key, schemas);
         let (server, addrs) = http::serve(state, listener).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         http::shutdown_on_signals(&server).map_err(|e| format!("cannot install signal handlers: {e}"))?;
         if let Some(m) = minted {

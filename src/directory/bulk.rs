@@ -33,6 +33,7 @@ impl Directory {
     /// Operations after the `failOnErrors`-th error are not run and not reported (RFC 7644 §3.7.3).
     pub fn bulk(&self, request: &BulkRequest) -> ScimResult<Vec<OpResult>> {
         let plan = bulk::plan(&request.operations);
+        let sc = self.schemas.current();
         self.store.write(|conn| {
             // bulkId -> the id of the resource its POST created.
             let mut created: HashMap<String, String> = HashMap::new();
@@ -61,7 +62,14 @@ impl Directory {
                             Some(self.location(Kind::of_endpoint(checked.target.endpoint), &id))
                         });
                         Store::savepoint(conn, |c| {
-                            self.run_operation(c, checked, op.version.as_deref(), op.bulk_id.as_deref(), &mut created)
+                            self.run_operation(
+                                c,
+                                &sc,
+                                checked,
+                                op.version.as_deref(),
+                                op.bulk_id.as_deref(),
+                                &mut created,
+                            )
                         })
                     }
                 };
@@ -86,6 +94,7 @@ impl Directory {
     fn run_operation(
         &self,
         conn: &mut Conn,
+        sc: &Schemas,
         op: &Checked,
         version: Option<&str>,
         bulk_id: Option<&str>,
@@ -117,8 +126,8 @@ impl Directory {
         let id = || target_id.clone().ok_or_else(|| ScimError::internal("bulk operation without a resource id"));
         match op.method {
             Method::Post => {
-                let new = NewResource::prepare(kind, body()?)?;
-                Self::insert_new(conn, kind, &new)?;
+                let new = NewResource::prepare(sc, kind, body()?)?;
+                Self::insert_new(conn, sc, kind, &new)?;
                 if let Some(b) = bulk_id {
                     created.insert(b.to_string(), new.row.id.clone());
                 }
@@ -126,14 +135,14 @@ impl Directory {
             }
             Method::Put => {
                 let id = id()?;
-                let doc = Schemas::embedded().normalize(kind.resource_type(), body()?)?;
-                let done = self.replace_in(conn, kind, &id, doc, version, None)?;
+                let doc = sc.normalize(kind.resource_type(sc), body()?)?;
+                let done = self.replace_in(conn, sc, kind, &id, doc, version, None)?;
                 Ok(Done { status: 200, location: self.location(kind, &id), version: Some(done.version) })
             }
             Method::Patch => {
                 let id = id()?;
                 let ops = parse_patch_request(body()?)?;
-                let done = self.patch_in(conn, kind, &id, ops, version, None)?;
+                let done = self.patch_in(conn, sc, kind, &id, ops, version, None)?;
                 // As for a single PATCH: a User answers 200, a Group 204 (see README).
                 let status = if kind == Kind::User { 200 } else { 204 };
                 Ok(Done { status, location: self.location(kind, &id), version: Some(done.version) })

@@ -15,7 +15,11 @@ use crate::store::{fold_case, groups, now_timestamp, users, Conn, Store};
 use serde_json::{json, Map, Value};
 
 mod bulk;
+pub mod schemas;
+
+pub use schemas::SchemaRegistry;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -53,8 +57,8 @@ impl Kind {
         }
     }
 
-    pub fn resource_type(self) -> &'static ResourceType {
-        Schemas::embedded().resource_type(self.name()).expect("User and Group are embedded resource types")
+    pub fn resource_type(self, sc: &Schemas) -> &ResourceType {
+        sc.resource_type(self.name()).expect("User and Group are embedded resource types")
     }
 }
 
@@ -148,8 +152,8 @@ struct NewResource {
 }
 
 impl NewResource {
-    fn prepare(kind: Kind, body: &Value) -> ScimResult<NewResource> {
-        let (doc, members) = Directory::prepare(kind, body)?;
+    fn prepare(sc: &Schemas, kind: Kind, body: &Value) -> ScimResult<NewResource> {
+        let (doc, members) = Directory::prepare(sc, kind, body)?;
         let now = now_timestamp();
         let row = ResourceRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -193,6 +197,7 @@ pub struct Directory {
     store: Store,
     base_url: String,
     cursors: CursorCodec,
+    schemas: Arc<SchemaRegistry>,
 }
 
 fn not_found(kind: Kind, id: &str) -> ScimError {
@@ -235,8 +240,13 @@ fn parse_members(values: &[Value]) -> ScimResult<Vec<MemberRef>> {
 }
 
 impl Directory {
-    pub fn new(store: Store, base_url: &str, cursors: CursorCodec) -> Self {
-        Directory { store, base_url: base_url.trim_end_matches('/').to_string(), cursors }
+    pub fn new(store: Store, base_url: &str, cursors: CursorCodec, schemas: Arc<SchemaRegistry>) -> Self {
+        Directory { store, base_url: base_url.trim_end_matches('/').to_string(), cursors, schemas }
+    }
+
+    /// The schemas in force now (admin-defined extensions included).
+    pub fn schemas(&self) -> Arc<Schemas> {
+        self.schemas.current()
     }
 
     pub fn location(&self, kind: Kind, id: &str) -> String {
@@ -244,8 +254,8 @@ impl Directory {
     }
 
     /// Validates and normalises a POST/PUT body; for a Group, takes `members` out of the document.
-    fn prepare(kind: Kind, body: &Value) -> ScimResult<(Value, Vec<MemberRef>)> {
-        let mut doc = Schemas::embedded().normalize(kind.resource_type(), body)?;
+    fn prepare(sc: &Schemas, kind: Kind, body: &Value) -> ScimResult<(Value, Vec<MemberRef>)> {
+        let mut doc = sc.normalize(kind.resource_type(sc), body)?;
         let members = Self::finish_document(kind, &mut doc, Write::Create)?;
         Ok((doc, members))
     }
@@ -276,7 +286,8 @@ impl Directory {
         }
     }
 
-    fn check_unique(conn: &mut Conn, kind: Kind, doc: &Value, self_id: Option<&str>) -> ScimResult<()> {
+    fn check_unique(conn: &mut Conn, sc: &Schemas, kind: Kind, doc: &Value, self_id: Option<&str>) -> ScimResult<()> {
+        Self::check_extension_uniqueness(conn, sc, kind, doc, self_id)?;
         let (attr, taken_by) = match kind {
             Kind::User => {
                 let name = str_attr(doc, "userName").unwrap_or_default();
@@ -445,23 +456,32 @@ impl Directory {
     }
 
     /// The full representation of a row (id, meta and computed attributes added), projected by `sel`.
-    fn render(&self, conn: &mut Conn, kind: Kind, row: &ResourceRow, sel: &AttrSelection) -> ScimResult<Rendered> {
-        self.render_parts(conn, kind, row, sel, true, None)
+    fn render(
+        &self,
+        conn: &mut Conn,
+        sc: &Schemas,
+        kind: Kind,
+        row: &ResourceRow,
+        sel: &AttrSelection,
+    ) -> ScimResult<Rendered> {
+        self.render_parts(conn, sc, kind, row, sel, true, None)
     }
 
     /// `render`, optionally leaving out a Group's members (for `write_resource`, which streams them itself)
     /// and taking a User's groups from `prefetched` (a list page's, read in one query) when given.
+    #[allow(clippy::too_many_arguments)]
     fn render_parts(
         &self,
         conn: &mut Conn,
+        sc: &Schemas,
         kind: Kind,
         row: &ResourceRow,
         sel: &AttrSelection,
         with_members: bool,
         mut prefetched: Option<&mut PageGroups>,
     ) -> ScimResult<Rendered> {
-        let rt = kind.resource_type();
-        let schemas = Schemas::embedded();
+        let rt = kind.resource_type(sc);
+        let schemas = sc;
         let computed = match kind {
             Kind::User if schemas.is_returned(rt, "groups", sel) => {
                 let groups = match prefetched.as_mut().and_then(|p| p.remove(&row.id).map(Ok)) {
@@ -485,13 +505,14 @@ impl Directory {
             }
             _ => None,
         };
-        self.assemble(kind, row, sel, computed)
+        self.assemble(sc, kind, row, sel, computed)
     }
 
     /// The representation of a row with id, meta and a computed attribute (`groups` or `members`, omitted
     /// when empty), projected by `sel`. Touches no database.
     fn assemble(
         &self,
+        sc: &Schemas,
         kind: Kind,
         row: &ResourceRow,
         sel: &AttrSelection,
@@ -504,7 +525,7 @@ impl Directory {
         if let Some((name, values)) = computed.filter(|(_, values)| !values.is_empty()) {
             doc.insert(name.into(), Value::Array(values));
         }
-        let body = Schemas::embedded().project(kind.resource_type(), &Value::Object(doc), sel);
+        let body = sc.project(kind.resource_type(sc), &Value::Object(doc), sel);
         Ok(Rendered { id: row.id.clone(), version: row.version, body })
     }
 
@@ -525,20 +546,21 @@ impl Directory {
 
     pub fn create(&self, kind: Kind, body: &Value, sel: &AttrSelection) -> ScimResult<Rendered> {
         // Validation runs before the writer is taken: the single writer only does the writing.
-        let new = NewResource::prepare(kind, body)?;
-        self.store.write(|conn| Self::insert_new(conn, kind, &new))?;
+        let sc = self.schemas.current();
+        let new = NewResource::prepare(&sc, kind, body)?;
+        self.store.write(|conn| Self::insert_new(conn, &sc, kind, &new))?;
         match kind {
             // A new user belongs to no group yet: nothing to read back.
-            Kind::User => self.assemble(kind, &new.row, sel, None),
+            Kind::User => self.assemble(&sc, kind, &new.row, sel, None),
             // Rendered after the commit, off the single writer: nobody else knows the new id yet, so this
             // read sees exactly what was written.
-            Kind::Group => self.store.read(|conn| self.render(conn, kind, &new.row, sel)),
+            Kind::Group => self.store.read(|conn| self.render(conn, &sc, kind, &new.row, sel)),
         }
     }
 
     /// POST inside a write transaction: checks uniqueness and members, inserts.
-    fn insert_new(conn: &mut Conn, kind: Kind, new: &NewResource) -> ScimResult<()> {
-        Self::check_unique(conn, kind, &new.doc, None)?;
+    fn insert_new(conn: &mut Conn, sc: &Schemas, kind: Kind, new: &NewResource) -> ScimResult<()> {
+        Self::check_unique(conn, sc, kind, &new.doc, None)?;
         Self::write_row(conn, kind, &new.row, &new.doc, true)?;
         if kind == Kind::Group {
             Self::add_members(conn, &new.row.id, &new.members, &mut MembershipDelta::default())?;
@@ -557,13 +579,14 @@ impl Directory {
         sel: &AttrSelection,
         emit: &mut dyn FnMut(BodyPart) -> bool,
     ) -> ScimResult<()> {
+        let sc = self.schemas.current();
         self.store.read(|conn| {
             let row = Self::load(conn, kind, id)?;
             if !emit(BodyPart::Start { version: row.version }) {
                 return Ok(());
             }
             let mut out = BodyWriter::new(emit);
-            self.write_resource(conn, kind, &row, sel, &mut out, None)?;
+            self.write_resource(conn, &sc, kind, &row, sel, &mut out, None)?;
             out.finish();
             Ok(())
         })
@@ -579,21 +602,21 @@ impl Directory {
         query: &ListQuery,
         emit: &mut dyn FnMut(BodyPart) -> bool,
     ) -> ScimResult<()> {
-        let types: Vec<&ResourceType> = kinds.iter().map(|k| k.resource_type()).collect();
+        let sc = self.schemas.current();
+        let types: Vec<&ResourceType> = kinds.iter().map(|k| k.resource_type(&sc)).collect();
         let descending = query.sort_order == SortOrder::Descending;
-        let listing =
-            Listing::new(Schemas::embedded(), &types, query.filter.as_ref(), query.sort_by.as_ref(), descending)?;
+        let listing = Listing::new(&sc, &types, query.filter.as_ref(), query.sort_by.as_ref(), descending)?;
         if let Some(cursor) = &query.cursor {
             // A cursor is only good for the query it came from (RFC 9865 §2.1).
             let fingerprint =
                 query_fingerprint(&format!("{kinds:?}|{:?}|{:?}|{:?}", query.filter, query.sort_by, query.sort_order));
-            return self.cursor_page(&listing, &fingerprint, query, cursor, emit);
+            return self.cursor_page(&sc, &listing, &fingerprint, query, cursor, emit);
         }
         self.store.read(|conn| {
             let (total, rows) = listing.index_page(conn, query.start_index - 1, query.count)?;
             let rows: Vec<(Kind, ResourceRow)> = rows.into_iter().map(|(t, r)| (Kind::of_table(t), r)).collect();
             let prefix = list_response_prefix(total, query.start_index, rows.len());
-            self.write_list(conn, &rows, prefix, &query.selection, emit)
+            self.write_list(conn, &sc, &rows, prefix, &query.selection, emit)
         })
     }
 
@@ -601,6 +624,7 @@ impl Directory {
     /// this server issued for the same query.
     fn cursor_page(
         &self,
+        sc: &Schemas,
         listing: &Listing,
         fingerprint: &str,
         query: &ListQuery,
@@ -647,7 +671,7 @@ impl Directory {
             let previous = if has_previous { issue(Side::Before, rows.first()) } else { None };
             let prefix = cursor_page_prefix(total, rows.len(), next.as_deref(), previous.as_deref());
             let rows: Vec<(Kind, ResourceRow)> = rows.into_iter().map(|r| (Kind::of_table(r.table), r.row)).collect();
-            self.write_list(conn, &rows, prefix, &query.selection, emit)
+            self.write_list(conn, sc, &rows, prefix, &query.selection, emit)
         })
     }
 
@@ -656,6 +680,7 @@ impl Directory {
     fn write_list(
         &self,
         conn: &mut Conn,
+        sc: &Schemas,
         rows: &[(Kind, ResourceRow)],
         prefix: String,
         sel: &AttrSelection,
@@ -665,10 +690,8 @@ impl Directory {
             return Ok(());
         }
         // One query for the groups of every user on the page, not one per user.
-        let schemas = Schemas::embedded();
         let user_ids: Vec<String> = rows.iter().filter(|(k, _)| *k == Kind::User).map(|(_, r)| r.id.clone()).collect();
-        let mut page_groups = if !user_ids.is_empty() && schemas.is_returned(Kind::User.resource_type(), "groups", sel)
-        {
+        let mut page_groups = if !user_ids.is_empty() && sc.is_returned(Kind::User.resource_type(sc), "groups", sel) {
             Some(users::groups_of_many(conn, &user_ids)?)
         } else {
             None
@@ -679,7 +702,7 @@ impl Directory {
             if i > 0 {
                 out.write(b",");
             }
-            self.write_resource(conn, *kind, row, sel, &mut out, page_groups.as_mut())?;
+            self.write_resource(conn, sc, *kind, row, sel, &mut out, page_groups.as_mut())?;
             if !out.is_open() {
                 return Ok(());
             }
@@ -690,19 +713,21 @@ impl Directory {
     }
 
     /// Writes one resource's representation; a Group's members are read and written row by row.
+    #[allow(clippy::too_many_arguments)]
     fn write_resource(
         &self,
         conn: &mut Conn,
+        sc: &Schemas,
         kind: Kind,
         row: &ResourceRow,
         sel: &AttrSelection,
         out: &mut BodyWriter<'_>,
         prefetched: Option<&mut PageGroups>,
     ) -> ScimResult<()> {
-        let schemas = Schemas::embedded();
-        let rt = kind.resource_type();
+        let schemas = sc;
+        let rt = kind.resource_type(sc);
         let stream_members = kind == Kind::Group && schemas.is_returned(rt, "members", sel);
-        let head = self.render_parts(conn, kind, row, sel, !stream_members, prefetched)?;
+        let head = self.render_parts(conn, sc, kind, row, sel, !stream_members, prefetched)?;
         let mut bytes = serde_json::to_vec(&head.body).map_err(ScimError::internal)?;
         if !stream_members {
             out.write(&bytes);
@@ -747,17 +772,20 @@ impl Directory {
         if_match: Option<&str>,
         sel: &AttrSelection,
     ) -> ScimResult<Rendered> {
-        let doc = Schemas::embedded().normalize(kind.resource_type(), body)?;
+        let sc = self.schemas.current();
+        let doc = sc.normalize(kind.resource_type(&sc), body)?;
         self.store
-            .write(|conn| self.replace_in(conn, kind, id, doc, if_match, Some(sel)))?
+            .write(|conn| self.replace_in(conn, &sc, kind, id, doc, if_match, Some(sel)))?
             .rendered
             .ok_or_else(|| ScimError::internal("PUT rendered nothing"))
     }
 
     /// PUT inside a write transaction, with the body already normalised; renders when `sel` is given.
+    #[allow(clippy::too_many_arguments)]
     fn replace_in(
         &self,
         conn: &mut Conn,
+        sc: &Schemas,
         kind: Kind,
         id: &str,
         mut doc: Value,
@@ -768,20 +796,22 @@ impl Directory {
         check_if_match(if_match, row.version)?;
         let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
         let members = Self::finish_document(kind, &mut doc, Write::Replace(&old))?;
-        Schemas::embedded().check_immutable(kind.resource_type(), &old, &doc)?;
-        Self::check_unique(conn, kind, &doc, Some(id))?;
+        sc.check_immutable(kind.resource_type(sc), &old, &doc)?;
+        Self::check_unique(conn, sc, kind, &doc, Some(id))?;
         let mut delta = MembershipDelta::default();
         if kind == Kind::Group {
             Self::replace_members(conn, id, &members, &mut delta)?;
         }
         let changed = old != doc || delta.changed();
-        self.finish_write(conn, kind, row, &doc, changed, sel)
+        self.finish_write(conn, sc, kind, row, &doc, changed, sel)
     }
 
     /// Writes the document when something changed (new version and lastModified), then renders if asked.
+    #[allow(clippy::too_many_arguments)]
     fn finish_write(
         &self,
         conn: &mut Conn,
+        sc: &Schemas,
         kind: Kind,
         mut row: ResourceRow,
         doc: &Value,
@@ -795,7 +825,7 @@ impl Directory {
             Self::write_row(conn, kind, &row, doc, false)?;
         }
         let rendered = match sel {
-            Some(sel) => Some(self.render(conn, kind, &row, sel)?),
+            Some(sel) => Some(self.render(conn, sc, kind, &row, sel)?),
             None => None,
         };
         Ok(Patched { version: row.version, rendered })
@@ -811,13 +841,16 @@ impl Directory {
         sel: Option<&AttrSelection>,
     ) -> ScimResult<Patched> {
         let ops = parse_patch_request(body)?;
-        self.store.write(|conn| self.patch_in(conn, kind, id, ops, if_match, sel))
+        let sc = self.schemas.current();
+        self.store.write(|conn| self.patch_in(conn, &sc, kind, id, ops, if_match, sel))
     }
 
     /// PATCH inside a write transaction.
+    #[allow(clippy::too_many_arguments)]
     fn patch_in(
         &self,
         conn: &mut Conn,
+        sc: &Schemas,
         kind: Kind,
         id: &str,
         ops: Vec<PatchOperation>,
@@ -828,8 +861,8 @@ impl Directory {
             Kind::Group => split_member_ops(ops)?,
             Kind::User => (ops, Vec::new()),
         };
-        let schemas = Schemas::embedded();
-        let rt = kind.resource_type();
+        let schemas = sc;
+        let rt = kind.resource_type(sc);
         let row = Self::load(conn, kind, id)?;
         check_if_match(if_match, row.version)?;
         let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
@@ -838,14 +871,14 @@ impl Directory {
         let mut doc = schemas.normalize(rt, &doc)?;
         Self::finish_document(kind, &mut doc, Write::Patch)?;
         schemas.check_immutable(rt, &old, &doc)?;
-        Self::check_unique(conn, kind, &doc, Some(id))?;
+        Self::check_unique(conn, sc, kind, &doc, Some(id))?;
         let mut delta = MembershipDelta::default();
         for member_patch in &member_ops {
             Self::apply_member_patch(conn, id, member_patch, &mut delta)?;
         }
         // A request whose operations cancel out (add then remove one member) is a no-op too.
         let changed = old != doc || delta.changed();
-        self.finish_write(conn, kind, row, &doc, changed, sel)
+        self.finish_write(conn, sc, kind, row, &doc, changed, sel)
     }
 
     pub fn delete(&self, kind: Kind, id: &str, if_match: Option<&str>) -> ScimResult<()> {

@@ -4,7 +4,6 @@ use super::{ok_json, AppState};
 use crate::scim::discovery::{service_provider_config, Capabilities};
 use crate::scim::error::ScimError;
 use crate::scim::list::list_response;
-use crate::scim::schema::Schemas;
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
@@ -50,26 +49,25 @@ async fn service_provider(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn schemas(state: web::Data<AppState>) -> HttpResponse {
-    let docs: Vec<Value> =
-        Schemas::embedded().all_schemas().iter().map(|s| with_location(&state, s.json.clone())).collect();
+    let sc = state.directory.schemas();
+    let docs: Vec<Value> = sc.all_schemas().iter().map(|s| with_location(&state, s.json.clone())).collect();
     ok_json(&list_response(docs.len(), 1, docs))
 }
 
 async fn schema(state: web::Data<AppState>, urn: web::Path<String>) -> Result<HttpResponse, ScimError> {
-    let schema =
-        Schemas::embedded().schema(&urn).ok_or_else(|| ScimError::not_found(format!("no schema \"{urn}\"")))?;
+    let sc = state.directory.schemas();
+    let schema = sc.schema(&urn).ok_or_else(|| ScimError::not_found(format!("no schema \"{urn}\"")))?;
     Ok(ok_json(&with_location(&state, schema.json.clone())))
 }
 
 async fn resource_types(state: web::Data<AppState>) -> HttpResponse {
-    let docs: Vec<Value> =
-        Schemas::embedded().all_resource_types().iter().map(|r| with_location(&state, r.json.clone())).collect();
+    let sc = state.directory.schemas();
+    let docs: Vec<Value> = sc.all_resource_types().iter().map(|r| with_location(&state, r.json.clone())).collect();
     ok_json(&list_response(docs.len(), 1, docs))
 }
 
 async fn resource_type(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ScimError> {
-    let rt = Schemas::embedded()
-        .resource_type(&name)
-        .ok_or_else(|| ScimError::not_found(format!("no resource type \"{name}\"")))?;
+    let sc = state.directory.schemas();
+    let rt = sc.resource_type(&name).ok_or_else(|| ScimError::not_found(format!("no resource type \"{name}\"")))?;
     Ok(ok_json(&with_location(&state, rt.json.clone())))
 }

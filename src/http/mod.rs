@@ -7,7 +7,7 @@ mod discovery;
 pub mod error;
 mod resources;
 
-use crate::directory::Directory;
+use crate::directory::{Directory, SchemaRegistry};
 use crate::jwt::JwtVerifier;
 use crate::scim::cursor::CursorCodec;
 use crate::scim::error::{ScimError, ScimResult};
@@ -21,6 +21,7 @@ use body::BodyLimit;
 use error::SCIM_CONTENT_TYPE;
 use serde_json::Value;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Server settings shared by every handler.
 #[derive(Debug, Clone)]
@@ -51,10 +52,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// `cursor_key` signs RFC 9865 cursors (the database's `cursor` server key).
-    pub fn new(store: Store, config: ServerConfig, jwt: Option<JwtVerifier>, cursor_key: &[u8]) -> Self {
+    /// `cursor_key` signs RFC 9865 cursors (the database's `cursor` server key); `schemas` are the schemas in
+    /// force, admin-defined extensions included.
+    pub fn new(
+        store: Store,
+        config: ServerConfig,
+        jwt: Option<JwtVerifier>,
+        cursor_key: &[u8],
+        schemas: Arc<SchemaRegistry>,
+    ) -> Self {
         let cursors = CursorCodec::new(cursor_key, config.cursor_timeout_secs);
-        let directory = Directory::new(store.clone(), &config.base_url, cursors);
+        let directory = Directory::new(store.clone(), &config.base_url, cursors, schemas);
         AppState { store, directory, config, jwt }
     }
 }

@@ -15,7 +15,7 @@
 
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::{parse_attr_path, AttrPath};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
 
@@ -45,8 +45,11 @@ const EMBEDDED_SCHEMAS: [&str; 6] = [
 ];
 const EMBEDDED_RESOURCE_TYPES: &str = include_str!("../../scim-schemas/resource-types.json");
 
+mod extension;
+pub use extension::{diff, parse_definition, validate, Change, Extension};
+
 /// RFC 7643 §2.3 data types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum AttrType {
     String,
@@ -89,7 +92,7 @@ impl AttrType {
 }
 
 /// RFC 7643 §2.2 / §7 `mutability`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Mutability {
     ReadOnly,
@@ -100,7 +103,7 @@ pub enum Mutability {
 }
 
 /// RFC 7643 §2.2 / §7 `returned`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Returned {
     Always,
@@ -111,7 +114,7 @@ pub enum Returned {
 }
 
 /// RFC 7643 §2.2 / §7 `uniqueness`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Uniqueness {
     #[default]
@@ -121,12 +124,15 @@ pub enum Uniqueness {
 }
 
 /// One attribute definition (RFC 7643 §7 `attributes` / `subAttributes`). Defaults follow RFC 7643 §2.2.
-#[derive(Debug, Clone, Deserialize)]
+/// Serialised, it is the attribute as `/Schemas` shows it, every characteristic spelled out.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttrDef {
     pub name: String,
     #[serde(rename = "type")]
     pub attr_type: AttrType,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
     #[serde(default)]
     pub multi_valued: bool,
     #[serde(default)]
@@ -139,12 +145,16 @@ pub struct AttrDef {
     pub returned: Returned,
     #[serde(default)]
     pub uniqueness: Uniqueness,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub canonical_values: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reference_types: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sub_attributes: Vec<AttrDef>,
+    /// scimd's own mark, not part of RFC 7643: the attribute has an expression index (admin-defined
+    /// extensions, `scimd schema add --index`), so filters on it use the index.
+    #[serde(skip)]
+    pub indexed: bool,
 }
 
 impl AttrDef {
@@ -152,6 +162,7 @@ impl AttrDef {
         AttrDef {
             name: name.to_string(),
             attr_type,
+            description: String::new(),
             multi_valued: false,
             required: false,
             case_exact: false,
@@ -161,6 +172,7 @@ impl AttrDef {
             canonical_values: Vec::new(),
             reference_types: Vec::new(),
             sub_attributes: Vec::new(),
+            indexed: false,
         }
     }
 
@@ -213,6 +225,26 @@ pub struct Schemas {
     schemas: Vec<SchemaDef>,
     resource_types: Vec<ResourceType>,
     common: Vec<AttrDef>,
+    /// `serve --unknown-attributes ignore`: `normalize` drops undeclared attributes and schemas (logging each
+    /// distinct one once) instead of refusing the resource.
+    ignore_unknown: bool,
+}
+
+/// Logs an undeclared attribute or schema dropped under `--unknown-attributes ignore`, once per name (up to a
+/// bound, so a client inventing names cannot grow the set without end).
+fn note_ignored(resource_type: &str, name: &str) {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    const MAX_REMEMBERED: usize = 10_000;
+    let key = format!("{resource_type}:{}", name.to_ascii_lowercase());
+    let Ok(mut seen) = SEEN.get_or_init(Default::default).lock() else { return };
+    if seen.len() < MAX_REMEMBERED && seen.insert(key) {
+        log::warn!(
+            "ignored the undeclared attribute or schema \"{name}\" on a {resource_type} \
+             (--unknown-attributes ignore); declare it with `scimd schema add` to keep it"
+        );
+    }
 }
 
 /// An attribute path resolved against a resource type.
@@ -346,7 +378,7 @@ impl<'a> Scope<'a> {
     }
 }
 
-fn find_attr<'a>(attrs: &'a [AttrDef], name: &str) -> Option<&'a AttrDef> {
+pub(crate) fn find_attr<'a>(attrs: &'a [AttrDef], name: &str) -> Option<&'a AttrDef> {
     attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
@@ -361,7 +393,7 @@ fn member<'v>(v: Option<&'v Value>, key: &str) -> Option<&'v Value> {
 }
 
 /// `rest` after a case-insensitive `prefix` followed by `:`.
-fn strip_urn_prefix<'k>(key: &'k str, prefix: &str) -> Option<&'k str> {
+pub(crate) fn strip_urn_prefix<'k>(key: &'k str, prefix: &str) -> Option<&'k str> {
     let head = key.get(..prefix.len())?;
     if !head.eq_ignore_ascii_case(prefix) {
         return None;
@@ -388,7 +420,7 @@ fn common_attributes() -> Vec<AttrDef> {
     vec![id, external_id, meta]
 }
 
-fn load_schema(text: &str) -> Result<SchemaDef, String> {
+pub(crate) fn load_schema(text: &str) -> Result<SchemaDef, String> {
     let json: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let field = |k: &str| -> Result<String, String> {
         json.get(k).and_then(Value::as_str).map(str::to_string).ok_or(format!("schema without \"{k}\""))
@@ -447,7 +479,13 @@ impl Schemas {
                 }
             }
         }
-        Ok(Schemas { schemas, resource_types, common: common_attributes() })
+        Ok(Schemas { schemas, resource_types, common: common_attributes(), ignore_unknown: false })
+    }
+
+    /// The same schemas, dropping undeclared attributes instead of refusing them when `ignore` is set.
+    pub fn ignoring_unknown(mut self, ignore: bool) -> Schemas {
+        self.ignore_unknown = ignore;
+        self
     }
 
     /// By name (`"User"`, `"Group"`), case-insensitive.
@@ -546,10 +584,20 @@ impl Schemas {
     pub fn normalize(&self, rt: &ResourceType, input: &Value) -> ScimResult<Value> {
         let sc = self.scope(rt)?;
         let obj = input.as_object().ok_or_else(|| ScimError::invalid_syntax("the resource must be a JSON object"))?;
-        check_schemas_member(&sc, rt, obj)?;
+        check_schemas_member(&sc, rt, obj, self.ignore_unknown)?;
 
-        let unknown = |name: &str| {
-            ScimError::invalid_value(format!("unknown attribute \"{name}\" for resource type {}", rt.name))
+        // An undeclared attribute or schema: refused (naming it and the way to declare it), or dropped.
+        let unknown = |name: &str| -> ScimResult<()> {
+            if self.ignore_unknown {
+                note_ignored(&rt.name, name);
+                return Ok(());
+            }
+            let what = if name.to_ascii_lowercase().starts_with("urn:") { "attribute or schema" } else { "attribute" };
+            Err(ScimError::invalid_value(format!(
+                "unknown {what} \"{name}\" for resource type {}: declare it in a schema extension with \
+                 `scimd schema add FILE`, or start the server with --unknown-attributes ignore",
+                rt.name
+            )))
         };
         let mut top = Map::new();
         let mut exts: Vec<Map<String, Value>> = vec![Map::new(); sc.exts.len()];
@@ -577,25 +625,33 @@ impl Schemas {
                     if k.eq_ignore_ascii_case("schemas") {
                         continue;
                     }
-                    let label = format!("{}:{k}", ext.id);
-                    let def = find_attr(&ext.attributes, k).ok_or_else(|| unknown(&label))?;
+                    let Some(def) = find_attr(&ext.attributes, k) else {
+                        unknown(&format!("{}:{k}", ext.id))?;
+                        continue;
+                    };
                     let label = format!("{}:{}", ext.id, def.name);
                     put_attr(&mut exts[i], &mut seen, i + 1, def, v, &label)?;
                 }
             } else if let Some(name) = strip_urn_prefix(key, &sc.core.id) {
                 // RFC 7644 §3.10: a fully qualified core attribute.
-                let (def, _) = sc.top(name).ok_or_else(|| unknown(key))?;
+                let Some((def, _)) = sc.top(name) else {
+                    unknown(key)?;
+                    continue;
+                };
                 put_attr(&mut top, &mut seen, 0, def, value, &def.name)?;
             } else if let Some((i, name)) =
                 sc.exts.iter().enumerate().find_map(|(i, (s, _))| strip_urn_prefix(key, &s.id).map(|n| (i, n)))
             {
                 // `urn:…:enterprise:2.0:User:employeeNumber` at the top level goes into the extension.
                 let ext = sc.exts[i].0;
-                let def = find_attr(&ext.attributes, name).ok_or_else(|| unknown(key))?;
+                let Some(def) = find_attr(&ext.attributes, name) else {
+                    unknown(key)?;
+                    continue;
+                };
                 let label = format!("{}:{}", ext.id, def.name);
                 put_attr(&mut exts[i], &mut seen, i + 1, def, value, &label)?;
             } else {
-                return Err(unknown(key));
+                unknown(key)?;
             }
         }
 
@@ -753,7 +809,7 @@ impl Schemas {
 
 /// RFC 7643 §3: `schemas` is a non-empty array of schema URIs; it must name the core schema and may name
 /// only schemas of this resource type.
-fn check_schemas_member(sc: &Scope<'_>, rt: &ResourceType, obj: &Map<String, Value>) -> ScimResult<()> {
+fn check_schemas_member(sc: &Scope<'_>, rt: &ResourceType, obj: &Map<String, Value>, ignore: bool) -> ScimResult<()> {
     let list = get_ci(obj, "schemas")
         .ok_or_else(|| ScimError::invalid_syntax("the resource has no \"schemas\" attribute"))?
         .as_array()
@@ -765,8 +821,13 @@ fn check_schemas_member(sc: &Scope<'_>, rt: &ResourceType, obj: &Map<String, Val
         if urn.eq_ignore_ascii_case(&sc.core.id) {
             has_core = true;
         } else if sc.ext(urn).is_none() {
+            if ignore {
+                note_ignored(&rt.name, urn);
+                continue;
+            }
             return Err(ScimError::invalid_value(format!(
-                "unknown schema \"{urn}\" in \"schemas\" for resource type {}",
+                "unknown schema \"{urn}\" in \"schemas\" for resource type {}: declare it with \
+                 `scimd schema add FILE`, or start the server with --unknown-attributes ignore",
                 rt.name
             )));
         }

@@ -458,6 +458,14 @@ impl<'s> Ctx<'s> {
         if leaf.attr_type == AttrType::Complex {
             return Ok(Target::ComplexJson { path: json_path(&keys)? });
         }
+        if leaf.indexed && !r.is_core && r.sub.is_none() {
+            // An indexed extension attribute (`scimd schema add --index`): the very expression of its index,
+            // with the path as literal text, and compared in the form SQLite can look up in it.
+            let literal = super::extensions::json_path_literal(&keys)?;
+            let expr = SqlFragment::raw(&format!("json_extract({}.resource, {literal})", self.table));
+            let kind = Kind::of(leaf.attr_type);
+            return Ok(Target::Scalar(Scalar { expr, null: Null::Column, kind, nocase, fold: false, name }));
+        }
         let mut expr = SqlFragment::raw(&format!("json_extract({}.resource, ", self.table));
         expr.bind(SqlBind::Text(json_path(&keys)?)).push(")");
         Ok(Target::Scalar(Scalar { expr, null: Null::Expr, kind: Kind::of(leaf.attr_type), nocase, fold: false, name }))

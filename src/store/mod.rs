@@ -11,6 +11,7 @@
 //! work), and the last writer of the burst commits for all of them. No writer returns before the COMMIT
 //! that holds its work has succeeded, so an acknowledged write is durable exactly as before.
 
+pub mod extensions;
 pub mod filter_sql;
 pub mod groups;
 pub mod keyset;

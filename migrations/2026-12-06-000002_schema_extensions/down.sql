@@ -1,0 +1,2 @@
+DROP TABLE schema_generation;
+DROP TABLE schema_extensions;
