@@ -7,7 +7,7 @@ use crate::scim::filter::matches_element;
 use crate::scim::list::{cursor_page_prefix, list_response_prefix, ListQuery, SortOrder, LIST_RESPONSE_SUFFIX};
 use crate::scim::meta::{etag_matches, meta};
 use crate::scim::patch::{apply_operations, parse_patch_request, split_member_ops, MemberPatch, PatchOperation};
-use crate::scim::schema::{AttrSelection, ResourceType, Schemas};
+use crate::scim::schema::{AttrSelection, ResourceType, Schemas, ENTERPRISE_USER_SCHEMA};
 use crate::store::keyset::KeyedRow;
 use crate::store::listing::Listing;
 use crate::store::resources::{self, ResourceRow, Table};
@@ -133,6 +133,21 @@ type PageGroups = HashMap<String, Vec<users::GroupOfUser>>;
 pub struct Patched {
     pub version: i64,
     pub rendered: Option<Rendered>,
+}
+
+/// The enterprise extension's `manager` of a user as rendered: `$ref` and `displayName` come from the
+/// referenced user (RFC 7643 §4.3), looked up when the user is read. A `value` that names no user here is kept
+/// as sent and rendered alone: Okta sends its own user id of the manager (its `managerId`), which only names
+/// a scimd user when the admin maps it so.
+struct Manager {
+    id: String,
+    /// None: no user has that id (any more).
+    display_name: Option<Option<String>>,
+}
+
+/// `manager.value` of a stored or normalised user document.
+fn manager_id(doc: &Value) -> Option<&str> {
+    doc.get(ENTERPRISE_USER_SCHEMA)?.get("manager")?.get("value")?.as_str()
 }
 
 /// Which write a document is being finished for.
@@ -277,6 +292,12 @@ impl Directory {
                 if let Some(default) = default {
                     obj.entry("active").or_insert(default);
                 }
+                // The manager's `$ref` is the server's to give (from `value`), like a member's.
+                if let Some(Value::Object(manager)) =
+                    obj.get_mut(ENTERPRISE_USER_SCHEMA).and_then(|e| e.get_mut("manager"))
+                {
+                    manager.remove("$ref");
+                }
                 Ok(Vec::new())
             }
             Kind::Group => match obj.remove("members") {
@@ -284,6 +305,18 @@ impl Directory {
                 _ => Ok(Vec::new()),
             },
         }
+    }
+
+    /// The manager of a stored user, resolved (RFC 7643 §4.3), if it has one.
+    fn resolve_manager(conn: &mut Conn, row: &ResourceRow) -> ScimResult<Option<Manager>> {
+        // Most users have none: skip the parse unless the text can hold one.
+        if !row.resource.contains("\"manager\"") {
+            return Ok(None);
+        }
+        let doc: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
+        let Some(id) = manager_id(&doc) else { return Ok(None) };
+        let display_name = users::display_name_by_id(conn, id)?;
+        Ok(Some(Manager { id: id.to_string(), display_name }))
     }
 
     fn check_unique(conn: &mut Conn, sc: &Schemas, kind: Kind, doc: &Value, self_id: Option<&str>) -> ScimResult<()> {
@@ -505,7 +538,8 @@ impl Directory {
             }
             _ => None,
         };
-        self.assemble(sc, kind, row, sel, computed)
+        let manager = if kind == Kind::User { Self::resolve_manager(conn, row)? } else { None };
+        self.assemble(sc, kind, row, sel, computed, manager)
     }
 
     /// The representation of a row with id, meta and a computed attribute (`groups` or `members`, omitted
@@ -517,8 +551,17 @@ impl Directory {
         row: &ResourceRow,
         sel: &AttrSelection,
         computed: Option<(&str, Vec<Value>)>,
+        manager: Option<Manager>,
     ) -> ScimResult<Rendered> {
         let mut doc: Map<String, Value> = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
+        if let Some(Manager { id, display_name: Some(display_name) }) = manager {
+            if let Some(Value::Object(m)) = doc.get_mut(ENTERPRISE_USER_SCHEMA).and_then(|e| e.get_mut("manager")) {
+                m.insert("$ref".into(), Value::String(self.location(Kind::User, &id)));
+                if let Some(name) = display_name {
+                    m.insert("displayName".into(), Value::String(name));
+                }
+            }
+        }
         doc.insert("id".into(), Value::String(row.id.clone()));
         let location = self.location(kind, &row.id);
         doc.insert("meta".into(), meta(kind.name(), &row.created, &row.last_modified, &location, row.version));
@@ -550,8 +593,9 @@ impl Directory {
         let new = NewResource::prepare(&sc, kind, body)?;
         self.store.write(|conn| Self::insert_new(conn, &sc, kind, &new))?;
         match kind {
-            // A new user belongs to no group yet: nothing to read back.
-            Kind::User => self.assemble(&sc, kind, &new.row, sel, None),
+            // A new user belongs to no group yet and, without a manager, needs nothing read back.
+            Kind::User if manager_id(&new.doc).is_none() => self.assemble(&sc, kind, &new.row, sel, None, None),
+            Kind::User => self.store.read(|conn| self.render(conn, &sc, kind, &new.row, sel)),
             // Rendered after the commit, off the single writer: nobody else knows the new id yet, so this
             // read sees exactly what was written.
             Kind::Group => self.store.read(|conn| self.render(conn, &sc, kind, &new.row, sel)),

@@ -115,3 +115,19 @@ pub fn groups_of_many(
     }
     Ok(by_member)
 }
+
+/// Whether a user `id` exists and, if so, its displayName as the client spelled it (`None` when it has none).
+/// For the enterprise extension's `manager.displayName` (RFC 7643 §4.3).
+pub fn display_name_by_id(conn: &mut Conn, id: &str) -> ScimResult<Option<Option<String>>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        display_name: Option<String>,
+    }
+    let row =
+        diesel::sql_query("SELECT json_extract(resource, '$.displayName') AS display_name FROM users WHERE id = ?")
+            .bind::<Text, _>(id)
+            .get_result::<Row>(conn)
+            .optional()?;
+    Ok(row.map(|r| r.display_name))
+}
