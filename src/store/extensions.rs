@@ -230,3 +230,6 @@ pub fn strip(conn: &mut Conn, table: Table, urn: &str, attrs: Option<&[String]>,
     }
     Ok(changed)
 }
+
+#[cfg(test)]
+mod tests;
