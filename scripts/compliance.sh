@@ -15,7 +15,8 @@
 # (venv, build, server start) or a checker that did not run.
 #
 # Environment: SCIMD_BIN (prebuilt binary), PYTHON (interpreter for the venv, default python3),
-# COMPLIANCE_OUT (output dir, default target/compliance), COMPLIANCE_VENV (default $COMPLIANCE_OUT/venv).
+# COMPLIANCE_OUT (output dir, default target/compliance), COMPLIANCE_VENV (default $COMPLIANCE_OUT/venv),
+# COMPLIANCE_SCHEMAS (schema extension files to register with `scimd schema add` before the run).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -80,6 +81,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 DB="$WORK/scimd.db"
+# Optional schema extensions to register first (space-separated files), so the checkers exercise them too.
+for schema in ${COMPLIANCE_SCHEMAS:-}; do
+  "$BIN" --database "$DB" schema add "$schema" >>"$OUT/schema-add.log" 2>&1 \
+    || die "scimd schema add $schema failed: $(cat "$OUT/schema-add.log")"
+done
 TOKEN="$("$BIN" --database "$DB" token create --name compliance 2>"$OUT/token-create.stderr")" \
   || die "scimd token create failed: $(cat "$OUT/token-create.stderr")"
 [[ "$TOKEN" =~ ^scimd_[0-9a-f]{64}$ ]] || die "unexpected token output from scimd token create"
