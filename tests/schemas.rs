@@ -331,3 +331,43 @@ fn the_enterprise_extension_end_to_end_with_a_resolved_manager() {
     );
     assert!(r.json[ENTERPRISE].get("manager").is_none(), "{:#}", r.json);
 }
+
+#[test]
+fn returned_and_mutability_of_extension_attributes_are_honoured() {
+    let srv = TestServer::start();
+    let dir = TempDir::new("schemas-rm");
+    let doc = json!({"id": ACME, "attributes": [
+        {"name": "pin", "type": "string", "mutability": "writeOnly", "returned": "never"},
+        {"name": "secretCode", "type": "string", "returned": "request"},
+        {"name": "grade", "type": "string", "returned": "always"},
+        {"name": "serial", "type": "string", "mutability": "immutable"},
+        {"name": "computed", "type": "string", "mutability": "readOnly"},
+        {"name": "region", "type": "string", "required": true}
+    ]});
+    assert!(schema_cli(&srv.db, &["add", &schema_file(&dir, "rm.json", &doc)]).0);
+    await_schema(&srv, ACME, true);
+    let body = acme_user(
+        "ren@example.com",
+        json!({"pin": "1234", "secretCode": "s", "grade": "A", "serial": "X1",
+                                                    "computed": "client value", "region": "EU"}),
+    );
+    let created = srv.post("/Users", &body);
+    created.expect(201);
+    let id = id_of(&created.json);
+    // Default view: never- and request-returned attributes left out; readOnly input ignored.
+    assert_eq!(created.json[ACME], json!({"grade": "A", "serial": "X1", "region": "EU"}));
+    let picked = srv.get(&format!("/Users/{id}?attributes={}:secretCode", enc(ACME)));
+    assert_eq!(picked.json[ACME], json!({"secretCode": "s", "grade": "A"}), "returned always comes along");
+    let excluded = srv.get(&format!("/Users/{id}?excludedAttributes={}:grade", enc(ACME)));
+    assert_eq!(excluded.json[ACME]["grade"], "A", "returned always cannot be excluded");
+    // writeOnly/never: not filterable either.
+    srv.filter("/Users", &format!("{ACME}:pin eq \"1234\"")).expect_error(400, Some("invalidFilter"));
+    // immutable: may not change once set.
+    let mut put = srv.get(&format!("/Users/{id}")).json;
+    put[ACME]["serial"] = json!("X2");
+    srv.put(&format!("/Users/{id}"), &put).expect_error(400, Some("mutability"));
+    // required inside the extension.
+    let r = srv.post("/Users", &acme_user("sam@example.com", json!({"grade": "B"})));
+    r.expect_error(400, Some("invalidValue"));
+    assert!(r.json["detail"].as_str().unwrap().contains("region"), "{r:#?}");
+}
