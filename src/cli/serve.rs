@@ -56,6 +56,13 @@ pub struct ServeArgs {
     /// the attribute and log it once (so a push never fails on an attribute nobody declared).
     #[arg(long, env = "SCIMD_UNKNOWN_ATTRIBUTES", value_enum, default_value_t = UnknownAttributes::Reject)]
     pub unknown_attributes: UnknownAttributes,
+    /// Serve HTTPS with this certificate chain (PEM; reloaded when the file changes or on SIGHUP). Needs
+    /// --tls-key.
+    #[arg(long, env = "SCIMD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1). Needs --tls-cert.
+    #[arg(long, env = "SCIMD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Read connections in the database pool.
     #[arg(long, env = "SCIMD_READ_CONNECTIONS", default_value_t = 4)]
     pub read_connections: u32,
@@ -83,6 +90,12 @@ fn jwt_verifier(args: &ServeArgs) -> Result<Option<JwtVerifier>, String> {
 
 pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
     let jwt = jwt_verifier(&args)?;
+    // Checked before anything else starts: a bad certificate or key stops `serve` with one line naming it.
+    let certificate = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::http::tls::ReloadingCert::load(cert, key)?),
+        _ => None,
+    };
+    let tls = certificate.as_ref().map(|c| c.server_config()).transpose()?;
     let store = crate::store::Store::open(
         database,
         &crate::store::StoreOptions { read_connections: args.read_connections, ..Default::default() },
@@ -116,16 +129,21 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
         let listener =
             std::net::TcpListener::bind(&args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        config.base_url = explicit_base.unwrap_or_else(|| format!("http://{addr}{}", config.path_prefix));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        config.base_url = explicit_base.unwrap_or_else(|| format!("{scheme}://{addr}{}", config.path_prefix));
         let state = AppState::new(store.clone(), config.clone(), jwt, &cursor_key, schemas);
-        let (server, addrs) = http::serve(state, listener).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        http::shutdown_on_signals(&server).map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        let (server, addrs) = http::serve(state, listener, tls).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        http::shutdown_on_signals(&server, certificate.clone())
+            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        if let Some(cert) = &certificate {
+            cert.watch(crate::http::tls::RELOAD_INTERVAL)?;
+        }
         if let Some(m) = minted {
             println!("API token (shown once): {}", m.secret);
         }
         println!("SCIM base URL: {}", config.base_url);
         for a in &addrs {
-            println!("scimd listening on http://{a}");
+            println!("scimd listening on {scheme}://{a}");
         }
         log::info!("serving SCIM at {} (database {database})", config.base_url);
         server.await.map_err(|e| format!("server error: {e}"))?;

@@ -6,6 +6,7 @@ mod bulk;
 mod discovery;
 pub mod error;
 mod resources;
+pub mod tls;
 
 use crate::directory::{Directory, SchemaRegistry};
 use crate::jwt::JwtVerifier;
@@ -127,12 +128,28 @@ async fn add_server_header(
     Ok(res)
 }
 
-/// Stops `server` gracefully (in-flight requests finish, up to the shutdown timeout) on SIGINT or SIGTERM.
-/// The handlers are installed when this returns, so a signal sent right after start-up is not lost.
-pub fn shutdown_on_signals(server: &actix_web::dev::Server) -> std::io::Result<()> {
+/// Stops `server` gracefully (in-flight requests finish, up to the shutdown timeout) on SIGINT or SIGTERM,
+/// and reloads the TLS certificate on SIGHUP. The handlers are installed when this returns, so a signal sent
+/// right after start-up is not lost.
+pub fn shutdown_on_signals(
+    server: &actix_web::dev::Server,
+    certificate: Option<Arc<tls::ReloadingCert>>,
+) -> std::io::Result<()> {
     use actix_web::rt::signal::unix::{signal, SignalKind};
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    actix_web::rt::spawn(async move {
+        while hangup.recv().await.is_some() {
+            match &certificate {
+                Some(cert) => {
+                    log::info!("SIGHUP: reloading the TLS certificate");
+                    cert.reload_and_log(true);
+                }
+                None => log::info!("SIGHUP: nothing to reload (no --tls-cert)"),
+            }
+        }
+    });
     let handle = server.handle();
     actix_web::rt::spawn(async move {
         futures_util::future::select(Box::pin(terminate.recv()), Box::pin(interrupt.recv())).await;
@@ -142,10 +159,12 @@ pub fn shutdown_on_signals(server: &actix_web::dev::Server) -> std::io::Result<(
     Ok(())
 }
 
-/// Builds the server on an already bound listener. Returns it, not yet awaited, with its addresses.
+/// Builds the server on an already bound listener, speaking TLS when `tls` is given. Returns it, not yet
+/// awaited, with its addresses.
 pub fn serve(
     state: AppState,
     listener: std::net::TcpListener,
+    tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<(actix_web::dev::Server, Vec<SocketAddr>)> {
     let config = state.config.clone();
     let state = web::Data::new(state);
@@ -164,8 +183,11 @@ pub fn serve(
     // waits ~40 ms for the client's delayed ACK (Nagle).
     .tcp_nodelay(true)
     // Signals are handled by the caller (see `shutdown_on_signals`), installed before it announces readiness.
-    .disable_signals()
-    .listen(listener)?;
+    .disable_signals();
+    let server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    };
     let addrs = server.addrs();
     Ok((server.run(), addrs))
 }
