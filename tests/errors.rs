@@ -221,3 +221,39 @@ fn me_is_not_implemented() {
     // Still behind authentication.
     assert_eq!(srv.raw("GET", "/Me", &[], None).status, 401);
 }
+
+/// `/healthz` and `/readyz` answer without a token, outside the SCIM prefix.
+#[test]
+fn health_and_readiness() {
+    let srv = TestServer::start();
+    let agent = agent();
+    let get = |path: &str| raw(&agent, "GET", &format!("{}{path}", srv.origin), &[], None);
+    let r = get("/healthz");
+    assert_eq!((r.status, r.json.clone()), (200, json!({"status": "ok"})));
+    let r = get("/readyz");
+    assert_eq!((r.status, r.json.clone()), (200, json!({"status": "ready"})));
+    let r = raw(&agent, "POST", &format!("{}/readyz", srv.origin), &[], Some(b"{}"));
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
+    // Not under the SCIM prefix.
+    assert_eq!(srv.get("/healthz").status, 404);
+}
+
+/// A database whose schema is newer than this binary (another process upgraded it) is not ready.
+#[test]
+fn readiness_fails_on_an_unknown_migration() {
+    let srv = TestServer::start();
+    let agent = agent();
+    {
+        use diesel::{Connection, RunQueryDsl};
+        let mut c = diesel::sqlite::SqliteConnection::establish(srv.db.to_str().unwrap()).unwrap();
+        diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('99991231000000')")
+            .execute(&mut c)
+            .unwrap();
+    }
+    let r = raw(&agent, "GET", &format!("{}/readyz", srv.origin), &[], None);
+    assert_eq!(r.status, 503, "{r:#?}");
+    assert!(r.json["reason"].as_str().unwrap().contains("99991231000000"), "{r:#?}");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let r = raw(&agent, "GET", &format!("{}/healthz", srv.origin), &[], None);
+    assert_eq!(r.status, 200, "still alive");
+}

@@ -4,6 +4,7 @@ mod auth;
 pub mod body;
 mod bulk;
 mod discovery;
+mod health;
 pub mod error;
 mod resources;
 pub mod tls;
@@ -175,6 +176,7 @@ pub fn serve(
             .app_data(limit.clone())
             .wrap(from_fn(add_server_header))
             .wrap(access_log())
+            .configure(health::routes)
             .configure(|cfg| configure(cfg, &config))
             .default_service(web::to(not_found))
     })

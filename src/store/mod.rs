@@ -26,6 +26,7 @@ use diesel::connection::SimpleConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::migration::{Migration, MigrationSource};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -191,6 +192,31 @@ impl Store {
             log::error!("database pool: {e}");
             ScimError::service_unavailable("database busy, retry later")
         })
+    }
+
+    /// Readiness (`/readyz`): a read connection answers a query within `wait`, and no migration is pending
+    /// (another process may have upgraded the file's schema under a binary that does not know it).
+    pub fn ready(&self, wait: Duration) -> Result<(), String> {
+        let mut conn = self.read.get_timeout(wait).map_err(|e| format!("no database connection: {e}"))?;
+        diesel::sql_query("SELECT 1").execute(&mut *conn).map_err(|e| format!("the database does not answer: {e}"))?;
+        let applied: Vec<String> = conn
+            .applied_migrations()
+            .map_err(|e| format!("cannot read the applied migrations: {e}"))?
+            .into_iter()
+            .map(|v| v.to_string())
+            .collect();
+        let known: Vec<String> = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&MIGRATIONS)
+            .map_err(|e| format!("migrations: {e}"))?
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect();
+        if let Some(missing) = known.iter().find(|v| !applied.contains(v)) {
+            return Err(format!("migration {missing} is not applied"));
+        }
+        if let Some(unknown) = applied.iter().find(|v| !known.contains(v)) {
+            return Err(format!("the database has migration {unknown}, which this binary does not know (newer scimd?)"));
+        }
+        Ok(())
     }
 
     /// Runs `f` on a read connection (a consistent snapshot inside one deferred transaction).
