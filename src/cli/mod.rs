@@ -1,5 +1,8 @@
 //! Command-line interface: `scimd serve`, `scimd migrate`, `scimd token …`, `scimd schema …`.
 
+mod backup;
+mod directory;
+mod progress;
 mod schema;
 mod serve;
 mod token;
@@ -30,6 +33,16 @@ pub enum Command {
     /// Manage API tokens: create, list, revoke, rotate.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Copy the database to FILE while the server runs (consistent, verified), for backups.
+    Backup(backup::BackupArgs),
+    /// Write every user with its groups as JSON or CSV (streamed: constant memory at any size).
+    Export(directory::ExportArgs),
+    /// Look at users: list (optionally filtered), show one.
+    #[command(subcommand)]
+    Users(directory::ListCommand),
+    /// Look at groups: list (optionally filtered), show one.
+    #[command(subcommand)]
+    Groups(directory::ListCommand),
     /// Manage schema extensions (custom attributes): add, list, show, remove.
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
@@ -46,6 +59,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Token(cmd) => token::run(&cli.database, cmd),
         Command::Schema(cmd) => schema::run(&cli.database, cmd),
+        Command::Backup(args) => backup::run(&cli.database, args),
+        Command::Export(args) => directory::export(&cli.database, args),
+        Command::Users(cmd) => directory::run(&cli.database, crate::directory::Kind::User, cmd),
+        Command::Groups(cmd) => directory::run(&cli.database, crate::directory::Kind::Group, cmd),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::store::{fold_case, groups, now_timestamp, users, Conn, Store};
 use serde_json::{json, Map, Value};
 
 mod bulk;
+mod export;
 pub mod schemas;
 
 pub use schemas::SchemaRegistry;
@@ -126,7 +127,7 @@ impl<'e> BodyWriter<'e> {
 }
 
 /// The groups of the users on one list page, by user id.
-type PageGroups = HashMap<String, Vec<users::GroupOfUser>>;
+pub(crate) type PageGroups = HashMap<String, Vec<users::GroupOfUser>>;
 
 /// The result of a PATCH: the new version, and the representation when one was asked for.
 #[derive(Debug, Clone)]

@@ -4,8 +4,8 @@ mod auth;
 pub mod body;
 mod bulk;
 mod discovery;
-mod health;
 pub mod error;
+mod health;
 mod resources;
 pub mod tls;
 

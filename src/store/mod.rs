@@ -11,6 +11,7 @@
 //! work), and the last writer of the burst commits for all of them. No writer returns before the COMMIT
 //! that holds its work has succeeded, so an acknowledged write is durable exactly as before.
 
+pub mod backup;
 pub mod extensions;
 pub mod filter_sql;
 pub mod groups;
@@ -24,9 +25,9 @@ pub mod users;
 use crate::scim::error::{ScimError, ScimResult};
 use diesel::connection::SimpleConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::migration::{Migration, MigrationSource};
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
-use diesel::migration::{Migration, MigrationSource};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -214,7 +215,9 @@ impl Store {
             return Err(format!("migration {missing} is not applied"));
         }
         if let Some(unknown) = applied.iter().find(|v| !known.contains(v)) {
-            return Err(format!("the database has migration {unknown}, which this binary does not know (newer scimd?)"));
+            return Err(format!(
+                "the database has migration {unknown}, which this binary does not know (newer scimd?)"
+            ));
         }
         Ok(())
     }
