@@ -43,9 +43,10 @@ impl JwtVerifier {
         Ok(JwtVerifier { key, validation })
     }
 
-    pub fn verify(&self, token: &str) -> ScimResult<()> {
+    /// Verifies a JWT access token; returns its subject (`sub`), if any.
+    pub fn verify(&self, token: &str) -> ScimResult<Option<String>> {
         decode::<Claims>(token, &self.key, &self.validation)
-            .map(|_| ())
+            .map(|data| data.claims.sub)
             .map_err(|_| ScimError::unauthorized("invalid, expired or foreign bearer token"))
     }
 }

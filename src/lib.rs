@@ -9,6 +9,7 @@ pub mod cli;
 pub mod directory;
 pub mod http;
 pub mod jwt;
+pub mod metrics;
 pub mod scim;
 pub mod store;
 pub mod tokens;

@@ -3,6 +3,7 @@
 //! Format: `scimd_` + 64 hex characters (256 bits from a CSPRNG). The fixed prefix lets secret scanners
 //! recognise a leaked token; the high entropy makes a fast, unsalted hash safe (no dictionary to try).
 
+use crate::metrics::AuthFailure;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::store::tokens::{self as token_rows, TokenRow};
 use crate::store::{now_timestamp, timestamp, Store};
@@ -113,27 +114,47 @@ fn unauthorized() -> ScimError {
     ScimError::unauthorized("missing, unknown, revoked or expired API token")
 }
 
+/// A refused credential: the one 401 every client sees (never saying which check failed), and the reason,
+/// for metrics and logs only.
+#[derive(Debug)]
+pub struct Refused {
+    pub reason: AuthFailure,
+    pub error: ScimError,
+}
+
+impl Refused {
+    fn new(reason: AuthFailure) -> Refused {
+        Refused { reason, error: unauthorized() }
+    }
+}
+
 /// The credential in an `Authorization` header. Okta's Header Auth sends either `Bearer <token>` or the
 /// raw token, depending on what the admin pasted: both are accepted. Other schemes (Basic, …) are refused.
-pub fn credential(header: Option<&str>) -> ScimResult<&str> {
-    let value = header.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(unauthorized)?;
+pub fn credential(header: Option<&str>) -> Result<&str, Refused> {
+    let value = header.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| Refused::new(AuthFailure::Missing))?;
     match value.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") && !rest.trim().is_empty() => Ok(rest.trim()),
-        Some(_) => Err(unauthorized()),
-        None if value.eq_ignore_ascii_case("bearer") => Err(unauthorized()),
+        Some(_) => Err(Refused::new(AuthFailure::Malformed)),
+        None if value.eq_ignore_ascii_case("bearer") => Err(Refused::new(AuthFailure::Malformed)),
         None => Ok(value),
     }
 }
 
 /// Checks an API token (`scimd_…`); returns its row when usable.
-pub fn authenticate(store: &Store, token: &str) -> ScimResult<TokenRow> {
+pub fn authenticate(store: &Store, token: &str) -> Result<TokenRow, Refused> {
     if !token.starts_with(TOKEN_PREFIX) {
-        return Err(unauthorized());
+        return Err(Refused::new(AuthFailure::Unknown));
     }
     let hash = hash_token(token);
-    let row = store.read(|c| token_rows::find_by_hash(c, &hash))?.ok_or_else(unauthorized)?;
+    let row = store
+        .read(|c| token_rows::find_by_hash(c, &hash))
+        .map_err(|error| Refused { reason: AuthFailure::Unknown, error })?
+        .ok_or_else(|| Refused::new(AuthFailure::Unknown))?;
+    if row.revoked.is_some() {
+        return Err(Refused::new(AuthFailure::Revoked));
+    }
     if !row.is_usable(&now_timestamp()) {
-        return Err(unauthorized());
+        return Err(Refused::new(AuthFailure::Expired));
     }
     Ok(row)
 }
@@ -173,8 +194,15 @@ mod tests {
         assert_eq!(credential(Some("Bearer scimd_x")).unwrap(), "scimd_x");
         assert_eq!(credential(Some("bearer   scimd_x ")).unwrap(), "scimd_x");
         assert_eq!(credential(Some("scimd_x")).unwrap(), "scimd_x");
-        for bad in [None, Some(""), Some("Bearer "), Some("Basic dXNlcjpwYXNz"), Some("Token a b")] {
-            assert_eq!(credential(bad).unwrap_err().status, 401);
+        let reason = |h: Option<&str>| {
+            let refused = credential(h).unwrap_err();
+            assert_eq!(refused.error.status, 401);
+            refused.reason
+        };
+        assert_eq!(reason(None), AuthFailure::Missing);
+        assert_eq!(reason(Some("")), AuthFailure::Missing);
+        for bad in [Some("Bearer "), Some("Basic dXNlcjpwYXNz"), Some("Token a b")] {
+            assert_eq!(reason(bad), AuthFailure::Malformed, "{bad:?}");
         }
     }
 

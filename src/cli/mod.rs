@@ -2,6 +2,7 @@
 
 mod backup;
 mod directory;
+pub mod logging;
 mod progress;
 mod schema;
 mod serve;
@@ -19,6 +20,11 @@ pub struct Cli {
     /// SQLite database file (created if missing).
     #[arg(long, global = true, env = "SCIMD_DATABASE", default_value = "scimd.db")]
     pub database: String,
+
+    /// Log lines as text, or as one JSON object per line (time, level, request id, route, status, latency,
+    /// credential name; never a secret).
+    #[arg(long, global = true, env = "SCIMD_LOG_FORMAT", value_enum, default_value_t = logging::LogFormat::Text)]
+    pub log_format: logging::LogFormat,
 
     #[command(subcommand)]
     pub command: Command,

@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1). Needs --tls-cert.
     #[arg(long, env = "SCIMD_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default; no authentication there, so bind it to
+    /// a private address, e.g. 127.0.0.1:9100).
+    #[arg(long, env = "SCIMD_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
     /// Read connections in the database pool.
     #[arg(long, env = "SCIMD_READ_CONNECTIONS", default_value_t = 4)]
     pub read_connections: u32,
@@ -137,6 +141,16 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
         if let Some(cert) = &certificate {
             cert.watch(crate::http::tls::RELOAD_INTERVAL)?;
+        }
+        if let Some(bind) = &args.metrics_bind {
+            let listener =
+                std::net::TcpListener::bind(bind).map_err(|e| format!("cannot listen on {bind} for metrics: {e}"))?;
+            let (metrics, addrs) = http::serve_metrics(listener, database.to_string())
+                .map_err(|e| format!("cannot serve metrics on {bind}: {e}"))?;
+            for a in &addrs {
+                println!("metrics at http://{a}/metrics");
+            }
+            actix_web::rt::spawn(metrics);
         }
         if let Some(m) = minted {
             println!("API token (shown once): {}", m.secret);

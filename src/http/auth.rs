@@ -1,8 +1,9 @@
 //! Authentication as middleware around the whole SCIM scope, so that no route can forget it.
 
-use super::{blocking, AppState};
+use super::AppState;
+use crate::metrics::AuthFailure;
 use crate::scim::error::ScimError;
-use crate::tokens;
+use crate::tokens::{self, Refused};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
@@ -15,37 +16,91 @@ fn is_discovery(path_in_scope: &str) -> bool {
     ["ServiceProviderConfig", "Schemas", "ResourceTypes"].iter().any(|d| first.eq_ignore_ascii_case(d))
 }
 
+/// Who is calling, as authentication established it: handed to handlers (and the access log) through the
+/// request's extensions. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// An API token, by its name (`scimd token create --name …`).
+    ApiToken { name: String },
+    /// A JWT access token from the configured issuer, by its subject.
+    Jwt { subject: Option<String> },
+    /// No credential, on an endpoint opened with `--public-discovery`.
+    Anonymous,
+}
+
+impl Caller {
+    /// How the access log names the caller.
+    pub fn label(&self) -> String {
+        match self {
+            Caller::ApiToken { name } => format!("token:{name}"),
+            Caller::Jwt { subject } => format!("jwt:{}", subject.as_deref().unwrap_or("-")),
+            Caller::Anonymous => "anonymous".to_string(),
+        }
+    }
+}
+
+impl actix_web::FromRequest for Caller {
+    type Error = ScimError;
+    type Future = std::future::Ready<Result<Caller, ScimError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        use actix_web::HttpMessage;
+        std::future::ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or_else(|| ScimError::internal("a handler outside the authenticated scope asked for the caller")),
+        )
+    }
+}
+
 pub async fn require_token(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if let Err(refused) = check(&req).await {
-        // Answered here as a response (not an Err) so that the access log records the 401 like any other.
-        return Ok(req.into_response(refused.error_response()).map_into_right_body());
+    use actix_web::HttpMessage;
+    match check(&req).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.call(req).await.map(ServiceResponse::map_into_left_body)
+        }
+        Err(refused) => {
+            crate::metrics::metrics()
+                .auth_failures
+                .get_or_create(&crate::metrics::ReasonLabels { reason: refused.reason })
+                .inc();
+            // Answered here as a response (not an Err) so that the access log records the 401 like any other.
+            Ok(req.into_response(refused.error.error_response()).map_into_right_body())
+        }
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 
-async fn check(req: &ServiceRequest) -> Result<(), ScimError> {
+async fn check(req: &ServiceRequest) -> Result<Caller, Refused> {
     let state = req.app_data::<web::Data<AppState>>().cloned().expect("AppState is registered");
     let prefix_len = state.config.path_prefix.len();
     let in_scope = req.path().get(prefix_len..).unwrap_or("");
+    let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if state.config.public_discovery && is_discovery(in_scope) {
-        return Ok(());
+        return Ok(Caller::Anonymous);
     }
     // Only the header's value is handed on; it is never logged or echoed.
-    let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let token = tokens::credential(header)?.to_owned();
     match &state.jwt {
         // Not one of our API tokens, and an OAuth issuer is configured: a signed JWT access token.
-        Some(jwt) if !token.starts_with(tokens::TOKEN_PREFIX) => jwt.verify(&token),
+        Some(jwt) if !token.starts_with(tokens::TOKEN_PREFIX) => jwt
+            .verify(&token)
+            .map(|subject| Caller::Jwt { subject })
+            .map_err(|error| Refused { reason: AuthFailure::InvalidJwt, error }),
         _ => authenticated_api_token(&state, token).await,
     }
 }
 
-async fn authenticated_api_token(state: &web::Data<AppState>, token: String) -> Result<(), ScimError> {
+async fn authenticated_api_token(state: &web::Data<AppState>, token: String) -> Result<Caller, Refused> {
     let store = state.store.clone();
-    let row = blocking(move || tokens::authenticate(&store, &token)).await?;
+    let row = web::block(move || tokens::authenticate(&store, &token))
+        .await
+        .map_err(|e| Refused { reason: AuthFailure::Unknown, error: ScimError::internal(e) })??;
+    let caller = Caller::ApiToken { name: row.name.clone() };
     if tokens::use_is_stale(&row) {
         // Off the request path: recording use must not slow the answer.
         let store = state.store.clone();
@@ -53,5 +108,5 @@ async fn authenticated_api_token(state: &web::Data<AppState>, token: String) -> 
             let _ = web::block(move || tokens::note_use(&store, &row)).await;
         });
     }
-    Ok(())
+    Ok(caller)
 }

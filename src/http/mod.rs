@@ -6,6 +6,7 @@ mod bulk;
 mod discovery;
 pub mod error;
 mod health;
+pub mod observe;
 mod resources;
 pub mod tls;
 
@@ -17,7 +18,7 @@ use crate::store::Store;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, Logger, Next};
+use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
 use body::BodyLimit;
 use error::SCIM_CONTENT_TYPE;
@@ -115,11 +116,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, config: &ServerConfig) {
     cfg.service(scope);
 }
 
-fn access_log() -> Logger {
-    // One line per request; never the Authorization header.
-    Logger::new("%a \"%r\" %s %b %Dms").log_target("scimd::access")
-}
-
 async fn add_server_header(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -175,7 +171,7 @@ pub fn serve(
             .app_data(state.clone())
             .app_data(limit.clone())
             .wrap(from_fn(add_server_header))
-            .wrap(access_log())
+            .wrap(from_fn(observe::observe))
             .configure(health::routes)
             .configure(|cfg| configure(cfg, &config))
             .default_service(web::to(not_found))
@@ -190,6 +186,37 @@ pub fn serve(
         Some(config) => server.listen_rustls_0_23(listener, config)?,
         None => server.listen(listener)?,
     };
+    let addrs = server.addrs();
+    Ok((server.run(), addrs))
+}
+
+/// The Prometheus endpoint on an address of its own (`serve --metrics-bind`): `GET /metrics`, no
+/// authentication (bind it to a private interface), nothing else.
+pub fn serve_metrics(
+    listener: std::net::TcpListener,
+    database: String,
+) -> std::io::Result<(actix_web::dev::Server, Vec<SocketAddr>)> {
+    let database = web::Data::new(database);
+    let server = HttpServer::new(move || {
+        App::new().app_data(database.clone()).service(
+            web::resource("/metrics")
+                .route(web::get().to(|db: web::Data<String>| async move {
+                    match crate::metrics::encode(&db) {
+                        Ok(text) => HttpResponse::Ok()
+                            .insert_header((
+                                header::CONTENT_TYPE,
+                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                            ))
+                            .body(text),
+                        Err(e) => ScimError::internal(e).error_response(),
+                    }
+                }))
+                .default_service(method_not_allowed("GET")),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?;
     let addrs = server.addrs();
     Ok((server.run(), addrs))
 }

@@ -114,6 +114,8 @@ struct WriterState {
     finished: u64,
     /// Recent batches whose COMMIT failed (rare; bounded).
     failed: Vec<u64>,
+    /// Writes in the batch being collected.
+    writes: u64,
 }
 
 struct Writer {
@@ -181,7 +183,7 @@ impl Store {
         // background connection, not inside some writer's COMMIT while every other writer waits.
         conn.batch_execute("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")
             .map_err(|e| format!("cannot configure database {path}: {e}"))?;
-        let state = WriterState { conn, open: false, batch: 1, finished: 0, failed: Vec::new() };
+        let state = WriterState { conn, open: false, batch: 1, finished: 0, failed: Vec::new(), writes: 0 };
         let writer =
             Arc::new(Writer { state: Mutex::new(state), finished: Condvar::new(), queued: AtomicUsize::new(0) });
         spawn_checkpointer(path, Arc::downgrade(&writer))?;
@@ -189,7 +191,10 @@ impl Store {
     }
 
     fn conn(pool: &SqlitePool) -> ScimResult<PooledConnection<ConnectionManager<SqliteConnection>>> {
-        pool.get().map_err(|e| {
+        let started = std::time::Instant::now();
+        let conn = pool.get();
+        crate::metrics::metrics().read_pool_wait.observe(started.elapsed().as_secs_f64());
+        conn.map_err(|e| {
             log::error!("database pool: {e}");
             ScimError::service_unavailable("database busy, retry later")
         })
@@ -232,15 +237,19 @@ impl Store {
     /// is committed (durable), possibly together with other writers' work (see the module comment).
     pub fn write<T>(&self, f: impl FnOnce(&mut Conn) -> ScimResult<T>) -> ScimResult<T> {
         let writer = &*self.writer;
+        let gauge = &crate::metrics::metrics().write_queue;
         writer.queued.fetch_add(1, Ordering::SeqCst);
+        gauge.inc();
         let locked = writer.state.lock();
         writer.queued.fetch_sub(1, Ordering::SeqCst);
+        gauge.dec();
         let mut state = locked.map_err(|_| ScimError::internal("the writer connection was poisoned by a panic"))?;
         if !state.open {
             AnsiTransactionManager::begin_transaction_sql(&mut state.conn, "BEGIN IMMEDIATE")?;
             state.open = true;
         }
         let batch = state.batch;
+        state.writes += 1;
         // A nested transaction: diesel runs it in a SAVEPOINT, released on Ok and rolled back on Err.
         let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.conn.transaction(f))) {
             Ok(outcome) => outcome,
@@ -311,6 +320,8 @@ impl Store {
 
     fn finish_batch(writer: &Writer, state: &mut MutexGuard<'_, WriterState>) {
         let batch = state.batch;
+        crate::metrics::metrics().commit_batch.observe(state.writes as f64);
+        state.writes = 0;
         if let Err(e) = AnsiTransactionManager::commit_transaction(&mut state.conn) {
             log::error!("commit failed: {e}");
             let _ = AnsiTransactionManager::rollback_transaction(&mut state.conn);
