@@ -72,6 +72,23 @@ pub fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+impl Cli {
+    /// Parses a command line without running it (for checking documented commands); `--help` and
+    /// `--version` count as valid.
+    pub fn try_parse_from_args(args: &[String]) -> Result<(), clap::Error> {
+        use clap::Parser;
+        match Cli::try_parse_from(args) {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 pub(crate) fn open_store(database: &str) -> Result<crate::store::Store, String> {
     crate::store::Store::open(database, &crate::store::StoreOptions::default())
 }
