@@ -135,3 +135,32 @@ fn users_and_groups_list_and_show() {
     let (_, out, _) = run_cli(&srv.db, &["groups", "show", "admins; west", "--base-url", &srv.url("")]);
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), srv.get(&format!("/Groups/{admins}")).json);
 }
+
+/// A reader that stops early (`| head`) ends the output quietly: no panic, no error.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let srv = TestServer::start();
+    let ops: Vec<serde_json::Value> = (0..1000)
+        .map(|i| json!({"method": "POST", "bulkId": format!("u{i}"), "path": "/Users", "data": user_body(&format!("p{i}@example.com"))}))
+        .collect();
+    srv.post("/Bulk", &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops}))
+        .expect(200);
+    for args in [
+        vec!["users", "list"],
+        vec!["export"],
+        vec!["export", "--format", "csv"],
+        vec!["users", "show", "p1@example.com"],
+    ] {
+        let mut cmd = scimd_command();
+        cmd.arg("--database").arg(&srv.db).args(&args);
+        let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 16];
+        std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+    }
+}

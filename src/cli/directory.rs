@@ -139,6 +139,26 @@ pub fn export(database: &str, args: ExportArgs) -> Result<(), String> {
     }
 }
 
+/// The outcome of one write: go on, stop quietly (the reader closed the pipe), or fail.
+fn go_on(result: std::io::Result<()>, closed: &mut bool) -> crate::scim::error::ScimResult<bool> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            *closed = true;
+            Ok(false)
+        }
+        Err(e) => Err(crate::scim::error::ScimError::new(500, None, format!("write failed: {e}"))),
+    }
+}
+
+/// A CSV writer's error as the I/O error it wraps (so a closed pipe is recognised).
+fn csv_io(e: csv::Error) -> std::io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => std::io::Error::other(format!("{other:?}")),
+    }
+}
+
 fn write_export(
     directory: &Directory,
     format: Format,
@@ -146,38 +166,50 @@ fn write_export(
     mut sink: Box<dyn Write>,
     bar: &indicatif::ProgressBar,
 ) -> Result<usize, String> {
-    let io = |e: std::io::Error| crate::scim::error::ScimError::internal(format!("write failed: {e}"));
+    let mut closed = false;
     let n = match format {
         Format::Json => {
-            sink.write_all(b"[").map_err(|e| e.to_string())?;
             let mut first = true;
             let n = directory
                 .for_each(Kind::User, filter, &mut |user| {
-                    sink.write_all(if first { b"\n" } else { b",\n" }).map_err(io)?;
+                    let mut bytes = Vec::with_capacity(1024);
+                    bytes.extend_from_slice(if first { b"[\n" } else { b",\n" });
                     first = false;
-                    serde_json::to_writer(&mut sink, &user).map_err(|e| io(e.into()))?;
+                    serde_json::to_writer(&mut bytes, &user).map_err(crate::scim::error::ScimError::internal)?;
                     bar.inc(1);
-                    Ok(true)
+                    go_on(sink.write_all(&bytes), &mut closed)
                 })
                 .map_err(|e| e.detail)?;
-            sink.write_all(b"\n]\n").map_err(|e| e.to_string())?;
+            if !closed {
+                let tail: &[u8] = if first { b"[]\n" } else { b"\n]\n" };
+                go_on(sink.write_all(tail), &mut closed).map_err(|e| e.detail)?;
+            }
             n
         }
         Format::Csv => {
             let mut writer = csv::Writer::from_writer(sink);
-            writer.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
-            let n = directory
-                .for_each(Kind::User, filter, &mut |user| {
-                    writer.write_record(csv_row(&user)).map_err(|e| io(std::io::Error::other(e)))?;
-                    bar.inc(1);
-                    Ok(true)
-                })
-                .map_err(|e| e.detail)?;
-            sink = writer.into_inner().map_err(|e| e.to_string())?;
+            go_on(writer.write_record(CSV_HEADER).map_err(csv_io), &mut closed).map_err(|e| e.detail)?;
+            let n = if closed {
+                0
+            } else {
+                directory
+                    .for_each(Kind::User, filter, &mut |user| {
+                        bar.inc(1);
+                        go_on(writer.write_record(csv_row(&user)).map_err(csv_io), &mut closed)
+                    })
+                    .map_err(|e| e.detail)?
+            };
+            match writer.into_inner() {
+                Ok(s) => sink = s,
+                Err(e) if e.error().kind() == std::io::ErrorKind::BrokenPipe => return Ok(n),
+                Err(e) => return Err(format!("write failed: {}", e.error())),
+            }
             n
         }
     };
-    sink.flush().map_err(|e| format!("write failed: {e}"))?;
+    if !closed {
+        go_on(sink.flush(), &mut closed).map_err(|e| e.detail)?;
+    }
     Ok(n)
 }
 
@@ -205,11 +237,18 @@ pub fn run(database: &str, kind: Kind, cmd: ListCommand) -> Result<(), String> {
                             r["members"].as_array().map(Vec::len).unwrap_or(0)
                         ),
                     };
-                    writeln!(out, "{line}").map_err(crate::scim::error::ScimError::internal)?;
-                    Ok(true)
+                    // A reader that went away (`| head`) ends the listing quietly.
+                    match writeln!(out, "{line}") {
+                        Ok(()) => Ok(true),
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+                        Err(e) => Err(crate::scim::error::ScimError::internal(e)),
+                    }
                 })
                 .map_err(|e| e.detail)?;
-            out.flush().map_err(|e| e.to_string())?;
+            match out.flush() {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.to_string()),
+                _ => {}
+            }
             eprintln!("{n} {}{}", kind.endpoint().to_lowercase(), if filter.is_some() { " matched" } else { "" });
             Ok(())
         }
@@ -227,8 +266,11 @@ pub fn run(database: &str, kind: Kind, cmd: ListCommand) -> Result<(), String> {
                 })
                 .map_err(|e| e.detail)?;
             let r = found.ok_or(format!("no {} with id or {name_attr} \"{key}\"", kind.name()))?;
-            println!("{}", serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?);
-            Ok(())
+            let text = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
+            match writeln!(std::io::stdout().lock(), "{text}") {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+                _ => Ok(()),
+            }
         }
     }
 }
