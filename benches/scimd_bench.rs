@@ -1,4 +1,5 @@
-//! scimd benchmark: the "Performance" targets of issues 3 (/Users) and 4 (/Groups).
+//! scimd benchmark: the "Performance" targets of issues 3 (/Users) and 4 (/Groups), then an RFC 9865 cursor
+//! walk over all users and `POST /Bulk` against single `POST /Users`.
 //!
 //! Seeds a large SQLite database DIRECTLY through the library's store (many rows per transaction), caches it
 //! under `target/bench-data/`, starts the real release binary against it on 127.0.0.1:0 and measures over real
@@ -26,11 +27,15 @@ use std::time::{Duration, Instant};
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
 /// Bump when the seeded data set changes shape, so that cached databases are rebuilt.
 const LAYOUT: u32 = 1;
-/// Rows per seeding transaction.
-const SEED_BATCH: u64 = 20_000;
+/// Rows per seeding transaction. Kept small: since 8e73b9e every users/groups INSERT fires a count trigger,
+/// so it runs as a statement transaction inside `Store::write`'s SAVEPOINT, and SQLite truncates the in-memory
+/// sub-journal after each statement by walking it from its start: a batch costs O(rows²) (20,000 rows per
+/// batch took 23 s for 100k users and over 7 minutes for 300k; see docs/performance.md).
+const SEED_BATCH: u64 = 1_000;
 const GROUPS: u64 = 10_000;
 /// Group 0 has this many members (users 0..BIG_GROUP); every other group has SMALL_GROUP members.
 const BIG_GROUP: u64 = 100_000;
@@ -47,6 +52,14 @@ const PAGE_PASSES: usize = 2;
 /// (h): measured requests per import depth.
 const IMPORT_ROUNDS: usize = 20;
 const BIG_GETS: usize = 10;
+/// (j): creates per /Bulk request (the server's default bulk.maxOperations) and measured bulks; each bulk is
+/// followed by BULK_OPS / BULK_ROUNDS sequential POST /Users (so BULK_OPS single POSTs in all).
+const BULK_OPS: usize = 1_000;
+const BULK_ROUNDS: usize = 5;
+/// (i): pages measured at the start, the middle and the end of the cursor walk.
+const WALK_WINDOW: usize = 100;
+/// (i): the cursor page p50 at the end of the walk may be at most this many times that at the start.
+const WALK_FLAT_RATIO: f64 = 1.5;
 
 const LATENCY_TARGET_MS: f64 = 5.0;
 const PAGE_TARGET_MS: f64 = 10.0;
@@ -868,6 +881,184 @@ fn get_big_group(http: &Http) -> Result<(Stats, Stats, usize), String> {
     Ok((stats(&head), stats(&total), bytes))
 }
 
+/// A POST /Users body of the same shape as (d)'s.
+fn new_user_body(name: &str, n: usize) -> Value {
+    json!({
+        "schemas": [USER_SCHEMA],
+        "userName": name,
+        "name": {"givenName": "Bulk", "familyName": format!("B{n}")},
+        "emails": [{"value": name, "type": "work", "primary": true}],
+        "active": true,
+        "displayName": format!("Bulk {n}"),
+    })
+}
+
+struct BulkSeries {
+    /// One sample per bulk request of BULK_OPS creates.
+    bulk: Vec<Duration>,
+    /// One sample per sequential POST /Users.
+    single: Vec<Duration>,
+    bulk_cpu: Duration,
+    single_cpu: Duration,
+}
+
+/// Sends one /Bulk of `names.len()` user creates and checks that every operation answered 201 with its bulkId
+/// and a location. Returns the request's latency and the created users' locations.
+fn bulk_create(http: &Http, names: &[String]) -> Result<(Duration, Vec<String>), String> {
+    let operations: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            json!({"method": "POST", "bulkId": format!("b{k}"), "path": "/Users", "data": new_user_body(name, k)})
+        })
+        .collect();
+    let body = json!({"schemas": [BULK_REQUEST_SCHEMA], "Operations": operations}).to_string();
+    let (elapsed, reply) = timed(|| http.post("/Bulk", &body));
+    let response = reply?.expect(&[200], "POST /Bulk")?.json()?;
+    let results = response["Operations"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if results.len() != names.len() {
+        return Err(format!("/Bulk of {} creates answered {} operations", names.len(), results.len()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut locations = Vec::with_capacity(results.len());
+    for result in results {
+        let location = result["location"].as_str().unwrap_or_default();
+        if result["status"] != json!("201") || location.is_empty() {
+            return Err(format!("/Bulk operation did not answer 201 with a location: {result}"));
+        }
+        let bulk_id = result["bulkId"].as_str().unwrap_or_default();
+        let index = bulk_id.strip_prefix('b').and_then(|k| k.parse::<usize>().ok());
+        if index.is_none_or(|k| k >= names.len()) || !seen.insert(bulk_id.to_string()) {
+            return Err(format!("/Bulk answered an unknown or repeated bulkId: {result}"));
+        }
+        locations.push(location.to_string());
+    }
+    Ok((elapsed, locations))
+}
+
+/// Waits (at most 10 s) until the server has used no CPU for 200 ms, so that the background WAL checkpoint of
+/// what was just written is not billed to, and does not slow down, what comes next. Returns the server CPU
+/// used meanwhile.
+fn settle(pid: &str) -> Duration {
+    let (start, deadline) = (cpu_time_of(pid), Instant::now() + Duration::from_secs(10));
+    let mut last = start;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = cpu_time_of(pid);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    last.saturating_sub(start)
+}
+
+/// (j) /Bulk of BULK_OPS user creates vs sequential POST /Users, one client, interleaved round by round so
+/// that both see the same machine noise. Each part is followed by `settle`, whose CPU (the checkpoint of the
+/// part's writes) is billed to it.
+fn bulk_vs_post(http: &Http, server: &Server, run: &str) -> Result<BulkSeries, String> {
+    let pid = server.pid.to_string();
+    let mut series =
+        BulkSeries { bulk: Vec::new(), single: Vec::new(), bulk_cpu: Duration::ZERO, single_cpu: Duration::ZERO };
+    // Warm-up (unmeasured): a small bulk and a few POSTs.
+    let names: Vec<String> = (0..WARMUP).map(|k| format!("bulk-{run}-w-{k}@example.com")).collect();
+    bulk_create(http, &names)?;
+    for k in 0..WARMUP / 10 {
+        let name = format!("seq-{run}-w-{k}@example.com");
+        http.post("/Users", &new_user_body(&name, k).to_string())?.expect(&[201], "POST /Users (warm-up)")?;
+    }
+    settle(&pid);
+    let singles_per_round = BULK_OPS / BULK_ROUNDS;
+    for round in 0..BULK_ROUNDS {
+        let names: Vec<String> = (0..BULK_OPS).map(|k| format!("bulk-{run}-{round}-{k}@example.com")).collect();
+        let cpu = cpu_time_of(&pid);
+        let (elapsed, locations) = bulk_create(http, &names)?;
+        series.bulk_cpu += cpu_time_of(&pid).saturating_sub(cpu) + settle(&pid);
+        series.bulk.push(elapsed);
+        // Spot check: the last created user is really there, under its userName.
+        let last = locations.last().and_then(|l| l.rsplit('/').next()).unwrap_or_default();
+        let body = http.get(&format!("/Users/{last}"), &[])?.expect(&[200], "GET a user created by /Bulk")?.json()?;
+        if body["userName"].as_str() != names.last().map(String::as_str) {
+            return Err(format!("the last user of /Bulk round {round} has userName {}", body["userName"]));
+        }
+        let cpu = cpu_time_of(&pid);
+        for k in 0..singles_per_round {
+            let name = format!("seq-{run}-{round}-{k}@example.com");
+            let body = new_user_body(&name, k).to_string();
+            let (elapsed, reply) = timed(|| http.post("/Users", &body));
+            reply?.expect(&[201], "POST /Users (1 client)")?;
+            series.single.push(elapsed);
+        }
+        series.single_cpu += cpu_time_of(&pid).saturating_sub(cpu) + settle(&pid);
+    }
+    Ok(series)
+}
+
+struct Walk {
+    /// Latency of every page, in walk order.
+    pages: Vec<Duration>,
+    /// Resources seen (all distinct: checked).
+    resources: u64,
+    total_results: u64,
+    elapsed: Duration,
+}
+
+/// (i) An RFC 9865 cursor walk over all users, `count=PAGE_SIZE`: first page with `cursor=` (empty), then
+/// each `nextCursor` until a page has none. Checks that every id comes exactly once, that the walk sees
+/// `totalResults` resources, and that every seeded user is among them.
+fn cursor_walk(http: &Http, users: u64) -> Result<Walk, String> {
+    let count = PAGE_SIZE.to_string();
+    let mut ids: std::collections::HashSet<u128> = std::collections::HashSet::with_capacity(users as usize + 50_000);
+    let mut pages = Vec::with_capacity((users / PAGE_SIZE) as usize + 1000);
+    let mut cursor = String::new();
+    let mut total_results = None;
+    let started = Instant::now();
+    loop {
+        let query = [("cursor", cursor.as_str()), ("count", count.as_str())];
+        let (elapsed, reply) = timed(|| http.get("/Users", &query));
+        let body = reply?.expect(&[200], "GET /Users?cursor=…")?.json()?;
+        pages.push(elapsed);
+        let page = pages.len();
+        let resources = body["Resources"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let total = body["totalResults"].as_u64().ok_or_else(|| format!("cursor page {page}: no totalResults"))?;
+        if *total_results.get_or_insert(total) != total {
+            return Err(format!("cursor page {page}: totalResults changed to {total} during the walk"));
+        }
+        if body["itemsPerPage"] != json!(resources.len()) || resources.len() as u64 > PAGE_SIZE {
+            return Err(format!(
+                "cursor page {page}: itemsPerPage {} with {} resources",
+                body["itemsPerPage"],
+                resources.len()
+            ));
+        }
+        if page > 1 && body.get("previousCursor").is_none() {
+            return Err(format!("cursor page {page}: no previousCursor"));
+        }
+        for r in resources {
+            let id = r["id"].as_str().and_then(|s| uuid::Uuid::parse_str(s).ok());
+            let id = id.ok_or_else(|| format!("cursor page {page}: a resource without a UUID id: {}", r["id"]))?;
+            if !ids.insert(id.as_u128()) {
+                return Err(format!("cursor page {page}: user {id} was already seen on an earlier page"));
+            }
+        }
+        match body["nextCursor"].as_str() {
+            Some(next) if resources.len() as u64 == PAGE_SIZE => cursor = next.to_string(),
+            Some(_) => return Err(format!("cursor page {page}: a short page ({}) with a nextCursor", resources.len())),
+            None => break,
+        }
+    }
+    let elapsed = started.elapsed();
+    let total_results = total_results.unwrap_or(0);
+    if ids.len() as u64 != total_results {
+        return Err(format!("the cursor walk saw {} users, totalResults is {total_results}", ids.len()));
+    }
+    if let Some(i) = (0..users).find(|&i| !uuid::Uuid::parse_str(&user_id(i)).is_ok_and(|u| ids.contains(&u.as_u128())))
+    {
+        return Err(format!("the cursor walk never returned seeded user {i} ({})", user_id(i)));
+    }
+    Ok(Walk { pages, resources: ids.len() as u64, total_results, elapsed })
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 fn machine_description() -> String {
@@ -1041,6 +1232,102 @@ fn run() -> Result<Report, String> {
             format!("startIndex {start}: p50 {:.2} ms, p99 {:.2} ms", deepest.p50, deepest.p99),
         );
     }
+
+    println!("\n(i) RFC 9865 cursor walk: GET /Users?cursor=…&count={PAGE_SIZE} over all users, 1 client");
+    let cpu = CpuMark::start(&server);
+    let (walk, peak) = with_peak(&server, || cursor_walk(&http, users))?;
+    cpu.print(&server, walk.pages.len());
+    let n = walk.pages.len();
+    let window = WALK_WINDOW.min(n);
+    let middle = (n / 2).saturating_sub(window / 2);
+    let (first, mid, last) =
+        (stats(&walk.pages[..window]), stats(&walk.pages[middle..middle + window]), stats(&walk.pages[n - window..]));
+    let all = stats(&walk.pages);
+    println!(
+        "  {} users in {n} pages (totalResults {}), each exactly once, every seeded user among them\n  \
+         pages 1..{window}: {first}\n  pages {}..{}: {mid}\n  pages {}..{n}: {last}\n  all pages: {all}\n  \
+         whole walk {:.1} s (sum of page latencies {:.1} s); peak RSS {}",
+        walk.resources,
+        walk.total_results,
+        middle + 1,
+        middle + window,
+        n - window + 1,
+        walk.elapsed.as_secs_f64(),
+        walk.pages.iter().sum::<Duration>().as_secs_f64(),
+        mib(peak)
+    );
+    peaks.push(("(i)", peak));
+    report.note(
+        "(i) cursor page of 100: start / middle / end",
+        format!(
+            "p50 {:.2} / {:.2} / {:.2} ms, p99 {:.2} / {:.2} / {:.2} ms",
+            first.p50, mid.p50, last.p50, first.p99, mid.p99, last.p99
+        ),
+    );
+    report.note(
+        "(i) cursor page p50, end of walk vs middle",
+        format!("{:.2}x (the first pages' users are group members, see docs)", last.p50 / mid.p50.max(1e-9)),
+    );
+    report.note(
+        "(i) cursor walk over all users",
+        format!("{:.1} s, {n} pages, {} users once each", walk.elapsed.as_secs_f64(), walk.resources),
+    );
+    if let (Some((_, page1)), Some((deep, deepest))) = (pages.first(), pages.last()) {
+        println!(
+            "  compare (h) startIndex pages: startIndex=1 p50 {:.2} ms, startIndex={deep} p50 {:.2} ms ({:.1}x)",
+            page1.p50,
+            deepest.p50,
+            deepest.p50 / page1.p50.max(1e-9)
+        );
+        report.note(
+            "(i) vs (h): deepest page p50, cursor vs startIndex",
+            format!("{:.2} ms vs {:.2} ms (first page {:.2} vs {:.2} ms)", last.p50, deepest.p50, first.p50, page1.p50),
+        );
+    }
+    let ratio = last.p50 / first.p50.max(1e-9);
+    report.check(
+        "(i) cursor page p50, end of walk vs start",
+        format!("{ratio:.2}x ({:.2} vs {:.2} ms)", last.p50, first.p50),
+        &format!("<= {WALK_FLAT_RATIO}x"),
+        ratio <= WALK_FLAT_RATIO,
+    );
+
+    println!(
+        "\n(j) POST /Bulk of {BULK_OPS} user creates, 1 client, {BULK_ROUNDS} requests (+1 warm-up bulk of {WARMUP}), \
+         interleaved with {BULK_OPS} sequential POST /Users from the same client"
+    );
+    let rss_before = server.rss_kib();
+    let (i, peak) = with_peak(&server, || bulk_vs_post(&http, &server, &run_id))?;
+    let (bulk, single) = (stats(&i.bulk), stats(&i.single));
+    let bulk_ops = (BULK_OPS * i.bulk.len()) as f64;
+    let bulk_rate = bulk_ops / i.bulk.iter().sum::<Duration>().as_secs_f64().max(1e-9);
+    let single_rate = i.single.len() as f64 / i.single.iter().sum::<Duration>().as_secs_f64().max(1e-9);
+    let bulk_cpu_us = i.bulk_cpu.as_secs_f64() * 1e6 / bulk_ops.max(1.0);
+    let single_cpu_us = i.single_cpu.as_secs_f64() * 1e6 / i.single.len().max(1) as f64;
+    println!(
+        "  /Bulk request of {BULK_OPS}: {bulk}\n  = {bulk_rate:.0} creates/s; server CPU {bulk_cpu_us:.0} us/create"
+    );
+    println!(
+        "  POST /Users, 1 client:  {single}\n  = {single_rate:.0}/s; server CPU {single_cpu_us:.0} us/create\n  \
+         (d) POST /Users, {POST_THREADS} clients: {rate:.0}/s\n  server RSS {} before, peak {}, {} after",
+        mib(rss_before),
+        mib(peak),
+        mib(server.rss_kib())
+    );
+    peaks.push(("(j)", peak));
+    report.note(
+        "(j) /Bulk of 1000 creates: request latency",
+        format!("p50 {:.0} ms, max {:.0} ms ({} requests)", bulk.p50, bulk.max, bulk.n),
+    );
+    report.check(
+        "(j) /Bulk creates/s vs POST /Users/s, 1 client",
+        format!(
+            "{bulk_rate:.0}/s vs {single_rate:.0}/s = {:.1}x ({POST_THREADS} clients: {rate:.0}/s)",
+            bulk_rate / single_rate.max(1e-9)
+        ),
+        ">= 1x",
+        bulk_rate >= single_rate,
+    );
 
     println!(
         "\nserver peak RSS per phase: {}",
