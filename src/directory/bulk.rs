@@ -1,7 +1,8 @@
-//! `POST /Bulk` (RFC 7644 §3.7): the operations of one request run in dependency order inside one write
-//! transaction, each in a savepoint of its own. An operation is atomic on its own; the request as a whole is
-//! not: a failed operation leaves the ones before it in place. All of them share one COMMIT (one fsync),
-//! so 1,000 creates in a bulk cost what 1,000 POSTs cost in one group commit.
+//! `POST /Bulk` (RFC 7644 §3.7): the operations of one request run in dependency order, in write
+//! transactions of up to `BULK_CHUNK` operations, each operation in a savepoint of its own. An operation is
+//! atomic on its own; the request as a whole is not: a failed operation leaves the ones before it in place.
+//! A chunk shares one COMMIT (one fsync), so 1,000 creates in a bulk cost what 1,000 POSTs cost in a few group
+//! commits; chunks keep SQLite's savepoint journal (and so memory) small, and let other writers in between.
 
 use super::{Directory, Kind, NewResource};
 use crate::scim::bulk::{self, BulkRequest, Checked, Endpoint, Method, OpResult};
@@ -21,6 +22,9 @@ impl Kind {
     }
 }
 
+/// Operations per write transaction.
+const BULK_CHUNK: usize = 100;
+
 /// What a successful operation reports.
 struct Done {
     status: u16,
@@ -34,61 +38,83 @@ impl Directory {
     pub fn bulk(&self, request: &BulkRequest) -> ScimResult<Vec<OpResult>> {
         let plan = bulk::plan(&request.operations);
         let sc = self.schemas.current();
-        self.store.write(|conn| {
-            // bulkId -> the id of the resource its POST created.
-            let mut created: HashMap<String, String> = HashMap::new();
-            let mut results = Vec::with_capacity(plan.order.len());
-            let mut errors = 0usize;
-            for &i in &plan.order {
-                if request.fail_on_errors.is_some_and(|limit| errors >= limit) {
-                    break;
-                }
-                let op = &request.operations[i];
-                let method = op.checked.as_ref().map(|c| c.method.as_str().to_string());
-                let mut result = OpResult {
-                    method: method.unwrap_or_else(|_| op.method_text.clone()),
-                    bulk_id: op.bulk_id.clone(),
-                    location: None,
-                    version: None,
-                    status: 0,
-                    error: None,
-                };
-                let outcome = match (&op.checked, plan.doomed.get(&i)) {
-                    (Err(e), _) | (Ok(_), Some(e)) => Err(e.clone()),
-                    (Ok(checked), None) => {
-                        // The location of the target, known before running unless a POST creates it.
-                        result.location = checked.target.id.as_deref().and_then(|id| {
-                            let id = bulk::resolve_id(id, &created)?;
-                            Some(self.location(Kind::of_endpoint(checked.target.endpoint), &id))
-                        });
-                        Store::savepoint(conn, |c| {
-                            self.run_operation(
-                                c,
-                                &sc,
-                                checked,
-                                op.version.as_deref(),
-                                op.bulk_id.as_deref(),
-                                &mut created,
-                            )
-                        })
-                    }
-                };
-                match outcome {
-                    Ok(done) => {
-                        result.status = done.status;
-                        result.location = Some(done.location);
-                        result.version = done.version.map(etag);
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        result.status = e.status;
-                        result.error = Some(e);
-                    }
-                }
-                results.push(result);
+        // bulkId -> the id of the resource its POST created, and the errors so far, across chunks.
+        let mut created: HashMap<String, String> = HashMap::new();
+        let mut errors = 0usize;
+        let mut results = Vec::with_capacity(plan.order.len());
+        for chunk in plan.order.chunks(BULK_CHUNK) {
+            if request.fail_on_errors.is_some_and(|limit| errors >= limit) {
+                break;
             }
-            Ok(results)
-        })
+            // A re-runnable write: it starts from the state before the chunk and hands back the state after.
+            let (chunk_results, after, errors_after) = self.store.write(|conn| {
+                let mut created = created.clone();
+                let mut errors = errors;
+                let mut chunk_results = Vec::with_capacity(chunk.len());
+                for &i in chunk {
+                    if request.fail_on_errors.is_some_and(|limit| errors >= limit) {
+                        break;
+                    }
+                    let result = self.run_planned(conn, &sc, request, &plan, i, &mut created);
+                    if result.error.is_some() {
+                        errors += 1;
+                    }
+                    chunk_results.push(result);
+                }
+                Ok((chunk_results, created, errors))
+            })?;
+            created = after;
+            errors = errors_after;
+            results.extend(chunk_results);
+        }
+        Ok(results)
+    }
+
+    /// Runs operation `i` of the plan in a savepoint of its own and says how it went.
+    fn run_planned(
+        &self,
+        conn: &mut Conn,
+        sc: &Schemas,
+        request: &BulkRequest,
+        plan: &bulk::Plan,
+        i: usize,
+        created: &mut HashMap<String, String>,
+    ) -> OpResult {
+        let op = &request.operations[i];
+        let method = op.checked.as_ref().map(|c| c.method.as_str().to_string());
+        let mut result = OpResult {
+            method: method.unwrap_or_else(|_| op.method_text.clone()),
+            bulk_id: op.bulk_id.clone(),
+            location: None,
+            version: None,
+            status: 0,
+            error: None,
+        };
+        let outcome = match (&op.checked, plan.doomed.get(&i)) {
+            (Err(e), _) | (Ok(_), Some(e)) => Err(e.clone()),
+            (Ok(checked), None) => {
+                // The location of the target, known before running unless a POST creates it.
+                result.location = checked.target.id.as_deref().and_then(|id| {
+                    let id = bulk::resolve_id(id, created)?;
+                    Some(self.location(Kind::of_endpoint(checked.target.endpoint), &id))
+                });
+                Store::savepoint(conn, |c| {
+                    self.run_operation(c, sc, checked, op.version.as_deref(), op.bulk_id.as_deref(), created)
+                })
+            }
+        };
+        match outcome {
+            Ok(done) => {
+                result.status = done.status;
+                result.location = Some(done.location);
+                result.version = done.version.map(etag);
+            }
+            Err(e) => {
+                result.status = e.status;
+                result.error = Some(e);
+            }
+        }
+        result
     }
 
     fn run_operation(

@@ -23,7 +23,7 @@ pub struct GroupColumns<'a> {
 
 pub fn insert(conn: &mut Conn, row: &GroupColumns<'_>) -> ScimResult<()> {
     diesel::insert_into(groups::table).values(row).execute(conn)?;
-    Ok(())
+    super::resources::adjust_count(conn, super::resources::Table::Groups, 1)
 }
 
 pub fn update(conn: &mut Conn, row: &GroupColumns<'_>) -> ScimResult<()> {

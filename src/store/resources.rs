@@ -109,8 +109,8 @@ pub fn list(
     Ok((total, rows))
 }
 
-/// The exact number of rows matching `filter`. Without a filter it is read from `resource_counts`, which
-/// triggers keep exact in every write transaction: O(1) whatever the table's size.
+/// The exact number of rows matching `filter`. Without a filter it is read from `resource_counts`, which the
+/// store's inserts and deletes keep exact in their transactions: O(1) whatever the table's size.
 pub fn count(conn: &mut Conn, table: Table, filter: Option<&SqlFragment>) -> ScimResult<usize> {
     let n = match filter {
         None => {
@@ -142,5 +142,18 @@ pub fn drop_memberships_of(conn: &mut Conn, member_id: &str, now: &str) -> ScimR
 
 pub fn delete(conn: &mut Conn, table: Table, id: &str) -> ScimResult<bool> {
     let sql = format!("DELETE FROM {} WHERE id = ?", table.name());
-    Ok(diesel::sql_query(sql).bind::<Text, _>(id).execute(conn)? > 0)
+    let deleted = diesel::sql_query(sql).bind::<Text, _>(id).execute(conn)?;
+    adjust_count(conn, table, -(deleted as i64))?;
+    Ok(deleted > 0)
+}
+
+/// Keeps `resource_counts` exact: every insert and delete of a resource row calls this in its transaction.
+pub(super) fn adjust_count(conn: &mut Conn, table: Table, delta: i64) -> ScimResult<()> {
+    if delta != 0 {
+        diesel::sql_query("UPDATE resource_counts SET n = n + ? WHERE resource_table = ?")
+            .bind::<BigInt, _>(delta)
+            .bind::<Text, _>(table.name())
+            .execute(conn)?;
+    }
+    Ok(())
 }

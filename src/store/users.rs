@@ -25,7 +25,7 @@ pub struct UserColumns<'a> {
 
 pub fn insert(conn: &mut Conn, row: &UserColumns<'_>) -> ScimResult<()> {
     diesel::insert_into(users::table).values(row).execute(conn)?;
-    Ok(())
+    super::resources::adjust_count(conn, super::resources::Table::Users, 1)
 }
 
 pub fn update(conn: &mut Conn, row: &UserColumns<'_>) -> ScimResult<()> {
