@@ -28,9 +28,12 @@ const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+/// An admin-defined extension every seeded user carries: `costCode` indexed (`scimd schema add --index`),
+/// `site` not.
+const BENCH_EXT: &str = "urn:ietf:params:scim:schemas:extension:bench:2.0:User";
 
 /// Bump when the seeded data set changes shape, so that cached databases are rebuilt.
-const LAYOUT: u32 = 1;
+const LAYOUT: u32 = 2;
 /// Rows per seeding transaction. Kept small: since 8e73b9e every users/groups INSERT fires a count trigger,
 /// so it runs as a statement transaction inside `Store::write`'s SAVEPOINT, and SQLite truncates the in-memory
 /// sub-journal after each statement by walking it from its start: a batch costs O(rows²) (20,000 rows per
@@ -197,7 +200,10 @@ fn schema_fingerprint(store: &Store) -> Result<String, String> {
 fn fresh_schema_fingerprint(dir: &Path) -> Result<String, String> {
     let probe = dir.join("schema-probe.db");
     remove_database(&probe);
-    let fingerprint = schema_fingerprint(&open_store(&probe, 2048)?);
+    let store = open_store(&probe, 2048)?;
+    register_bench_extension(&store)?;
+    let fingerprint = schema_fingerprint(&store);
+    drop(store);
     remove_database(&probe);
     fingerprint
 }
@@ -254,12 +260,13 @@ fn seed(path: &Path, users: u64) -> Result<(), String> {
                 for i in next..end {
                     let (id, name, display) = (user_id(i), user_name(i), format!("User {i}"));
                     let resource = json!({
-                        "schemas": [USER_SCHEMA],
+                        "schemas": [USER_SCHEMA, BENCH_EXT],
                         "userName": name,
                         "name": {"givenName": format!("G{i}"), "familyName": format!("F{i}")},
                         "emails": [{"value": name, "type": "work", "primary": true}],
                         "active": true,
                         "displayName": display,
+                        BENCH_EXT: {"costCode": cost_code(i), "site": site(i)},
                     })
                     .to_string();
                     let row = UserColumns {
@@ -315,12 +322,40 @@ fn seed(path: &Path, users: u64) -> Result<(), String> {
             })
             .map_err(|e| e.detail)?;
     }
+    let indexing = Instant::now();
+    register_bench_extension(&store)?;
     println!(
-        "  seeded {GROUPS} groups and {} memberships; total seeding time {:.1} s",
+        "  seeded {GROUPS} groups and {} memberships, registered {BENCH_EXT} (index built in {:.1} s); total \
+         seeding time {:.1} s",
         memberships.len(),
+        indexing.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn cost_code(i: u64) -> String {
+    format!("CC-{i:07}")
+}
+
+fn site(i: u64) -> String {
+    format!("S-{i:07}")
+}
+
+/// `scimd schema add` of the bench extension with `--index costCode`, as an admin would.
+fn register_bench_extension(store: &Store) -> Result<(), String> {
+    use scimd::directory::schemas::{add_extension, AddRequest};
+    let definition = json!({"id": BENCH_EXT, "name": "BenchUser", "attributes": [
+        {"name": "costCode", "type": "string", "caseExact": true},
+        {"name": "site", "type": "string", "caseExact": true}]});
+    let request = AddRequest {
+        definition,
+        resource_type: "User".into(),
+        required: false,
+        indexed: vec!["costCode".into()],
+        force: false,
+    };
+    add_extension(store, &request).map(|_| ())
 }
 
 /// The path of a database holding `users` seeded users, seeding it when no valid cached copy exists.
@@ -678,6 +713,42 @@ fn unindexed_filters(http: &Http) -> Result<Vec<(String, f64, i64)>, String> {
             println!("  {filter}: {:.3} s (totalResults {total})", elapsed.as_secs_f64());
             out.push((filter.to_string(), elapsed.as_secs_f64(), total));
         }
+    }
+    Ok(out)
+}
+
+/// (k) GET /Users?filter=<extension attribute> eq "<random existing>", one client: the indexed `costCode`.
+fn lookup_by_extension(http: &Http, rng: &mut Rng, users: u64) -> Result<Stats, String> {
+    let mut samples = Vec::with_capacity(LOOKUPS);
+    for k in 0..WARMUP + LOOKUPS {
+        let i = rng.below(users);
+        let filter = format!("{BENCH_EXT}:costCode eq \"{}\"", cost_code(i));
+        let (elapsed, reply) = timed(|| http.get("/Users", &[("filter", &filter)]));
+        let body = reply?.expect(&[200], "GET /Users?filter=costCode eq")?.json()?;
+        let found = body["Resources"][0]["id"].as_str().unwrap_or_default().to_string();
+        if body["totalResults"] != json!(1) || found != user_id(i) {
+            return Err(format!("filter {filter} returned totalResults={} id={found}", body["totalResults"]));
+        }
+        if k >= WARMUP {
+            samples.push(elapsed);
+        }
+    }
+    Ok(stats(&samples))
+}
+
+/// (k) the same `eq` on the extension's `site`, which has no index: a full scan each time (seconds).
+fn unindexed_extension_filter(http: &Http, users: u64) -> Result<Vec<f64>, String> {
+    let mut out = Vec::new();
+    for r in 0..SCAN_REPEATS as u64 {
+        let i = (users / 3 * (r + 1)).min(users - 1);
+        let filter = format!("{BENCH_EXT}:site eq \"{}\"", site(i));
+        let (elapsed, reply) = timed(|| http.get("/Users", &[("filter", &filter), ("count", "10")]));
+        let body = reply?.expect(&[200], &filter)?.json()?;
+        if body["totalResults"] != json!(1) {
+            return Err(format!("filter {filter}: totalResults {}", body["totalResults"]));
+        }
+        println!("  {filter}: {:.3} s", elapsed.as_secs_f64());
+        out.push(elapsed.as_secs_f64());
     }
     Ok(out)
 }
@@ -1123,6 +1194,19 @@ fn run() -> Result<Report, String> {
     println!("\n(b) GET /Users/{{id}}, 1 client, {LOOKUPS} requests (+{WARMUP} warm-up)");
     let peak = latency_phase(&server, &mut report, "(b) GET /Users/{id}", || lookup_by_id(&http, &mut rng, users))?;
     peaks.push(("(b)", peak));
+
+    println!(
+        "\n(k) GET /Users?filter={BENCH_EXT}:costCode eq \"<random existing>\" (indexed extension attribute), \
+         1 client, {LOOKUPS} requests (+{WARMUP} warm-up)"
+    );
+    let peak = latency_phase(&server, &mut report, "(k) filter on an indexed extension attribute", || {
+        lookup_by_extension(&http, &mut rng, users)
+    })?;
+    peaks.push(("(k)", peak));
+    println!("\n(k) the same on the extension's site (no index), {SCAN_REPEATS} times");
+    let scans = unindexed_extension_filter(&http, users)?;
+    let worst = scans.iter().cloned().fold(0.0, f64::max);
+    println!("  worst {worst:.3} s (correct, full scan; no target)");
 
     println!("\n(c) filters on non-indexed attributes, {SCAN_REPEATS} times each");
     let cpu = CpuMark::start(&server);
