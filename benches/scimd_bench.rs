@@ -641,14 +641,20 @@ impl CpuMark {
 // ---------------------------------------------------------------------------------------------------------
 // The phases.
 
-/// (a) GET /Users?filter=userName eq "<random existing>", one client.
-fn lookup_by_user_name(http: &Http, rng: &mut Rng, users: u64) -> Result<Stats, String> {
+/// (a), (k) GET /Users?filter=<attribute> eq "<random existing>", one client; `filter_of(i)` is the filter
+/// that finds user `i` and only it.
+fn lookup_by_filter(
+    http: &Http,
+    rng: &mut Rng,
+    users: u64,
+    filter_of: impl Fn(u64) -> String,
+) -> Result<Stats, String> {
     let mut samples = Vec::with_capacity(LOOKUPS);
     for k in 0..WARMUP + LOOKUPS {
         let i = rng.below(users);
-        let filter = format!("userName eq \"{}\"", user_name(i));
+        let filter = filter_of(i);
         let (elapsed, reply) = timed(|| http.get("/Users", &[("filter", &filter)]));
-        let body = reply?.expect(&[200], "GET /Users?filter=userName eq")?.json()?;
+        let body = reply?.expect(&[200], &filter)?.json()?;
         let found = body["Resources"][0]["id"].as_str().unwrap_or_default().to_string();
         if body["totalResults"] != json!(1) || found != user_id(i) {
             return Err(format!("filter {filter} returned totalResults={} id={found}", body["totalResults"]));
@@ -715,25 +721,6 @@ fn unindexed_filters(http: &Http) -> Result<Vec<(String, f64, i64)>, String> {
         }
     }
     Ok(out)
-}
-
-/// (k) GET /Users?filter=<extension attribute> eq "<random existing>", one client: the indexed `costCode`.
-fn lookup_by_extension(http: &Http, rng: &mut Rng, users: u64) -> Result<Stats, String> {
-    let mut samples = Vec::with_capacity(LOOKUPS);
-    for k in 0..WARMUP + LOOKUPS {
-        let i = rng.below(users);
-        let filter = format!("{BENCH_EXT}:costCode eq \"{}\"", cost_code(i));
-        let (elapsed, reply) = timed(|| http.get("/Users", &[("filter", &filter)]));
-        let body = reply?.expect(&[200], "GET /Users?filter=costCode eq")?.json()?;
-        let found = body["Resources"][0]["id"].as_str().unwrap_or_default().to_string();
-        if body["totalResults"] != json!(1) || found != user_id(i) {
-            return Err(format!("filter {filter} returned totalResults={} id={found}", body["totalResults"]));
-        }
-        if k >= WARMUP {
-            samples.push(elapsed);
-        }
-    }
-    Ok(stats(&samples))
 }
 
 /// (k) the same `eq` on the extension's `site`, which has no index: a full scan each time (seconds).
@@ -1187,8 +1174,9 @@ fn run() -> Result<Report, String> {
     println!(
         "\n(a) GET /Users?filter=userName eq \"<random existing>\", 1 client, {LOOKUPS} requests (+{WARMUP} warm-up)"
     );
-    let peak =
-        latency_phase(&server, &mut report, "(a) filter userName eq", || lookup_by_user_name(&http, &mut rng, users))?;
+    let peak = latency_phase(&server, &mut report, "(a) filter userName eq", || {
+        lookup_by_filter(&http, &mut rng, users, |i| format!("userName eq \"{}\"", user_name(i)))
+    })?;
     peaks.push(("(a)", peak));
 
     println!("\n(b) GET /Users/{{id}}, 1 client, {LOOKUPS} requests (+{WARMUP} warm-up)");
@@ -1200,7 +1188,7 @@ fn run() -> Result<Report, String> {
          1 client, {LOOKUPS} requests (+{WARMUP} warm-up)"
     );
     let peak = latency_phase(&server, &mut report, "(k) filter on an indexed extension attribute", || {
-        lookup_by_extension(&http, &mut rng, users)
+        lookup_by_filter(&http, &mut rng, users, |i| format!("{BENCH_EXT}:costCode eq \"{}\"", cost_code(i)))
     })?;
     peaks.push(("(k)", peak));
     println!("\n(k) the same on the extension's site (no index), {SCAN_REPEATS} times");
