@@ -235,14 +235,13 @@ fn malformed_filters_are_invalid_filter() {
 }
 
 #[test]
-fn empty_filter_parameter_is_invalid_or_ignored() {
+fn empty_filter_parameter_is_no_filter() {
     let srv = setup();
-    let r = srv.get("/Users?filter=");
-    assert!(r.status == 400 || r.status == 200, "{r:#?}");
-    if r.status == 400 {
-        r.expect_error(400, Some("invalidFilter"));
-    } else {
-        assert_eq!(r.total(), 4);
+    // An empty (or blank) filter parameter filters nothing, as if it were not given.
+    for q in ["/Users?filter=", "/Users?filter=%20%20"] {
+        let r = srv.get(q);
+        r.expect(200);
+        assert_eq!(r.total(), 4, "{q}");
     }
 }
 
@@ -255,27 +254,16 @@ fn hostile_filters_error_without_crashing() {
     let vpath = format!("emails[{}type eq \"a\"{}]", "(".repeat(depth), ")".repeat(depth));
     for f in [&deep, &nots, &vpath] {
         let r = srv.post("/Users/.search", &json!({"schemas": [SEARCH_SCHEMA], "filter": f}));
-        assert!(
-            r.status == 400 || r.status == 413,
-            "deeply nested filter must be refused, got {}: {}",
-            r.status,
-            &r.text[..r.text.len().min(300)]
-        );
-        if r.status == 400 {
-            r.expect_error(400, Some("invalidFilter"));
-        }
+        r.expect_error(400, Some("invalidFilter"));
     }
     // A long chain of `or` (wide, not deep) must not overflow either.
     let wide = vec!["userName eq \"zz\""; 3000].join(" or ");
     let r = srv.post("/Users/.search", &json!({"schemas": [SEARCH_SCHEMA], "filter": wide}));
-    assert!(r.status == 200 || r.status == 400 || r.status == 413, "{}", r.status);
-    if r.status == 200 {
-        assert_eq!(r.total(), 0);
-    }
+    r.expect_error(400, Some("invalidFilter"));
     // A huge literal.
     let big = format!("userName eq \"{}\"", "a".repeat(200_000));
     let r = srv.post("/Users/.search", &json!({"schemas": [SEARCH_SCHEMA], "filter": big}));
-    assert!(r.status == 200 || r.status == 400 || r.status == 413, "{}", r.status);
+    r.expect_error(400, Some("invalidFilter"));
     // Still alive and correct.
     check(&srv, r#"userName eq "alice@example.com""#, &["alice"]);
 }
