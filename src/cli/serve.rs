@@ -67,6 +67,18 @@ pub struct ServeArgs {
     /// a private address, e.g. 127.0.0.1:9100).
     #[arg(long, env = "SCIMD_METRICS_BIND")]
     pub metrics_bind: Option<String>,
+    /// Seconds a client may take to send a request's head (request line and headers); then 408.
+    #[arg(long, env = "SCIMD_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a client may take to send a request's body; then 408.
+    #[arg(long, env = "SCIMD_BODY_TIMEOUT", default_value_t = 30)]
+    pub body_timeout: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, env = "SCIMD_KEEP_ALIVE", default_value_t = 15)]
+    pub keep_alive: u64,
+    /// Most client connections served at once (more wait until one closes).
+    #[arg(long, env = "SCIMD_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
     /// Read connections in the database pool.
     #[arg(long, env = "SCIMD_READ_CONNECTIONS", default_value_t = 4)]
     pub read_connections: u32,
@@ -120,6 +132,12 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
         cursor_timeout_secs: i64::from(args.cursor_timeout.max(1)),
         bulk_max_operations: args.bulk_max_operations.max(1),
         bulk_max_bytes: args.bulk_max_bytes.max(1),
+        limits: http::Limits {
+            header_timeout: std::time::Duration::from_secs(args.header_timeout.max(1)),
+            body_timeout: std::time::Duration::from_secs(args.body_timeout.max(1)),
+            keep_alive: std::time::Duration::from_secs(args.keep_alive.max(1)),
+            max_connections: args.max_connections.max(1),
+        },
     };
     let cursor_key = store.server_key("cursor").map_err(|e| e.detail)?;
     let cursor_key = hex::decode(cursor_key).map_err(|e| format!("the database's cursor key is damaged: {e}"))?;

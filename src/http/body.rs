@@ -13,6 +13,10 @@ use std::pin::Pin;
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize, pub &'static str);
 
+/// Longest a request body may take to arrive (app data; `--body-timeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub std::time::Duration);
+
 /// A parsed JSON request body sent as `application/scim+json` or `application/json`.
 pub struct ScimJson(pub Value);
 
@@ -45,14 +49,25 @@ impl FromRequest for ScimJson {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
+        let timeout =
+            req.app_data::<web::Data<BodyTimeout>>().map(|t| t.0).unwrap_or(std::time::Duration::from_secs(30));
         Box::pin(async move {
             checked?;
+            let deadline = std::time::Instant::now() + timeout;
             let too_large = || ScimError::payload_too_large(format!("the request body exceeds {limit} bytes ({name})"));
             if declared.is_some_and(|n| n > limit) {
                 return Err(too_large());
             }
             let mut body = web::BytesMut::new();
-            while let Some(chunk) = futures_util::StreamExt::next(&mut payload).await {
+            loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let next = actix_web::rt::time::timeout(left, futures_util::StreamExt::next(&mut payload));
+                let Some(chunk) = next.await.map_err(|_| {
+                    ScimError::new(408, None, format!("the request body did not arrive within {} s", timeout.as_secs()))
+                })?
+                else {
+                    break;
+                };
                 let chunk = chunk.map_err(|e| ScimError::bad_request(format!("could not read request body: {e}")))?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large());

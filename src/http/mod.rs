@@ -44,6 +44,33 @@ pub struct ServerConfig {
     pub bulk_max_operations: usize,
     /// RFC 7644 §3.7: largest bulk request body in bytes (bulk.maxPayloadSize).
     pub bulk_max_bytes: usize,
+    /// Limits that keep slow or idle clients from holding the server (see `Limits`).
+    pub limits: Limits,
+}
+
+/// Connection limits and timeouts: a client that sends slowly (slowloris), idles, or opens too many
+/// connections holds nothing for long.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time to receive a request's head (request line and headers); then 408 and the connection closes.
+    pub header_timeout: std::time::Duration,
+    /// Time to receive a request's body once its head arrived; then 408.
+    pub body_timeout: std::time::Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive: std::time::Duration,
+    /// Most connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(30),
+            keep_alive: std::time::Duration::from_secs(15),
+            max_connections: 1024,
+        }
+    }
 }
 
 pub struct AppState {
@@ -156,6 +183,11 @@ pub fn shutdown_on_signals(
     Ok(())
 }
 
+/// Worker threads actix starts (one per core).
+fn workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
 /// Builds the server on an already bound listener, speaking TLS when `tls` is given. Returns it, not yet
 /// awaited, with its addresses.
 pub fn serve(
@@ -164,12 +196,15 @@ pub fn serve(
     tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<(actix_web::dev::Server, Vec<SocketAddr>)> {
     let config = state.config.clone();
+    let limits = config.limits;
     let state = web::Data::new(state);
     let limit = web::Data::new(BodyLimit(config.max_body_bytes, "--max-body-bytes"));
+    let body_timeout = web::Data::new(body::BodyTimeout(limits.body_timeout));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(limit.clone())
+            .app_data(body_timeout.clone())
             .wrap(from_fn(add_server_header))
             .wrap(from_fn(observe::observe))
             .configure(health::routes)
@@ -177,6 +212,10 @@ pub fn serve(
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(10)
+    .client_request_timeout(limits.header_timeout)
+    .keep_alive(limits.keep_alive)
+    // actix counts connections per worker thread.
+    .max_connections((limits.max_connections / workers()).max(1))
     // Responses may go out in several writes (streamed members); without TCP_NODELAY the last small write
     // waits ~40 ms for the client's delayed ACK (Nagle).
     .tcp_nodelay(true)
