@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the SCIM server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Apply pending database migrations and exit (serve also does this at start).
     Migrate,
     /// Manage API tokens: create, list, revoke, rotate.
@@ -57,7 +57,7 @@ pub enum Command {
 /// Runs the parsed command; the returned error is printed by `main` and ends the process with status 1.
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve(args) => serve::run(&cli.database, args),
+        Command::Serve(args) => serve::run(&cli.database, *args),
         Command::Migrate => {
             open_store(&cli.database)?;
             println!("database {} is up to date", cli.database);
