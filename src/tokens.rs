@@ -8,6 +8,8 @@ use crate::scim::error::{ScimError, ScimResult};
 use crate::store::tokens::{self as token_rows, TokenRow};
 use crate::store::{now_timestamp, timestamp, Store};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 pub const TOKEN_PREFIX: &str = "scimd_";
 
@@ -140,14 +142,41 @@ pub fn credential(header: Option<&str>) -> Result<&str, Refused> {
     }
 }
 
+/// How long a token's row, once read, answers for it: a revocation (or a new expiry) takes effect within this
+/// time on every serving process.
+pub const VERDICT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Most token rows remembered (the cache is emptied when full: bounded memory whatever clients send).
+const VERDICT_CACHE_MAX: usize = 10_000;
+
+type Verdicts = HashMap<String, (Option<TokenRow>, std::time::Instant)>;
+
+/// The token row for `hash`, from the verdict cache when read less than `VERDICT_TTL` ago, else from the
+/// database (on the store's authentication connection, never the read pool).
+fn token_row(store: &Store, hash: &str) -> ScimResult<Option<TokenRow>> {
+    static VERDICTS: OnceLock<Mutex<Verdicts>> = OnceLock::new();
+    let cache = VERDICTS.get_or_init(Default::default);
+    if let Some((row, at)) = cache.lock().ok().and_then(|c| c.get(hash).cloned()) {
+        if at.elapsed() < VERDICT_TTL {
+            return Ok(row);
+        }
+    }
+    let row = store.read_auth(|c| token_rows::find_by_hash(c, hash))?;
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= VERDICT_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(hash.to_string(), (row.clone(), std::time::Instant::now()));
+    }
+    Ok(row)
+}
+
 /// Checks an API token (`scimd_…`); returns its row when usable.
 pub fn authenticate(store: &Store, token: &str) -> Result<TokenRow, Refused> {
     if !token.starts_with(TOKEN_PREFIX) {
         return Err(Refused::new(AuthFailure::Unknown));
     }
     let hash = hash_token(token);
-    let row = store
-        .read(|c| token_rows::find_by_hash(c, &hash))
+    let row = token_row(store, &hash)
         .map_err(|error| Refused { reason: AuthFailure::Unknown, error })?
         .ok_or_else(|| Refused::new(AuthFailure::Unknown))?;
     if row.revoked.is_some() {

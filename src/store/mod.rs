@@ -152,6 +152,9 @@ fn spawn_checkpointer(path: &str, writer: std::sync::Weak<Writer>) -> Result<(),
 pub struct Store {
     read: SqlitePool,
     writer: Arc<Writer>,
+    /// A read connection of its own for token checks: authentication never waits for the read pool, however
+    /// long other requests hold its connections.
+    auth: Arc<Mutex<SqliteConnection>>,
 }
 
 impl Store {
@@ -183,11 +186,15 @@ impl Store {
         // background connection, not inside some writer's COMMIT while every other writer waits.
         conn.batch_execute("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")
             .map_err(|e| format!("cannot configure database {path}: {e}"))?;
+        let mut auth = SqliteConnection::establish(path).map_err(|e| format!("cannot open database {path}: {e}"))?;
+        Pragmas { read_only: true, cache_kib: 1024 }
+            .on_acquire(&mut auth)
+            .map_err(|e| format!("cannot configure database {path}: {e}"))?;
         let state = WriterState { conn, open: false, batch: 1, finished: 0, failed: Vec::new(), writes: 0 };
         let writer =
             Arc::new(Writer { state: Mutex::new(state), finished: Condvar::new(), queued: AtomicUsize::new(0) });
         spawn_checkpointer(path, Arc::downgrade(&writer))?;
-        Ok(Store { read, writer })
+        Ok(Store { read, writer, auth: Arc::new(Mutex::new(auth)) })
     }
 
     fn conn(pool: &SqlitePool) -> ScimResult<PooledConnection<ConnectionManager<SqliteConnection>>> {
@@ -225,6 +232,13 @@ impl Store {
             ));
         }
         Ok(())
+    }
+
+    /// Runs `f` on the connection kept for authentication (a point read; never waits for the read pool).
+    pub fn read_auth<T>(&self, f: impl FnOnce(&mut Conn) -> ScimResult<T>) -> ScimResult<T> {
+        let mut conn =
+            self.auth.lock().map_err(|_| ScimError::internal("the authentication connection is poisoned"))?;
+        conn.transaction(|c| f(c))
     }
 
     /// Runs `f` on a read connection (a consistent snapshot inside one deferred transaction).
