@@ -216,3 +216,24 @@ fn jwt_flags_must_come_together() {
     assert!(!status.success(), "serve must refuse an issuer without audience and key");
     assert!(err.contains("jwt"), "stderr names the missing flags: {err}");
 }
+
+/// Repeated failed authentication from one address is slowed (429 with Retry-After); a valid credential from
+/// the same address is still served, and the window ends.
+#[test]
+fn repeated_failures_from_one_address_are_throttled_but_valid_tokens_pass() {
+    let srv = TestServer::start_with(&["--auth-failure-limit", "3", "--auth-failure-window", "2"]);
+    let bad = [("Authorization", "Bearer scimd_not_a_real_token")];
+    for _ in 0..3 {
+        srv.raw("GET", "/Users", &bad, None).expect_error(401, None);
+    }
+    let r = srv.raw("GET", "/Users", &bad, None);
+    r.expect_error(429, None);
+    let wait: u64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    assert_eq!(srv.raw("GET", "/Users", &[], None).status, 429, "a missing credential counts too");
+    // Someone else's failures never lock out a valid token, even from the same address.
+    let auth = srv.auth();
+    srv.raw("GET", "/Users", &[("Authorization", &auth)], None).expect(200);
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    srv.raw("GET", "/Users", &bad, None).expect_error(401, None);
+}

@@ -79,6 +79,13 @@ pub struct ServeArgs {
     /// Most client connections served at once (more wait until one closes).
     #[arg(long, env = "SCIMD_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Failed authentications from one client address, within --auth-failure-window, after which further
+    /// failures from it are answered 429 with Retry-After (valid credentials are always served).
+    #[arg(long, env = "SCIMD_AUTH_FAILURE_LIMIT", default_value_t = 20)]
+    pub auth_failure_limit: u32,
+    /// Seconds over which failed authentications are counted.
+    #[arg(long, env = "SCIMD_AUTH_FAILURE_WINDOW", default_value_t = 60)]
+    pub auth_failure_window: u64,
     /// Read connections in the database pool.
     #[arg(long, env = "SCIMD_READ_CONNECTIONS", default_value_t = 4)]
     pub read_connections: u32,
@@ -138,6 +145,8 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
             keep_alive: std::time::Duration::from_secs(args.keep_alive.max(1)),
             max_connections: args.max_connections.max(1),
         },
+        auth_failure_limit: args.auth_failure_limit.max(1),
+        auth_failure_window: std::time::Duration::from_secs(args.auth_failure_window.max(1)),
     };
     let cursor_key = store.server_key("cursor").map_err(|e| e.detail)?;
     let cursor_key = hex::decode(cursor_key).map_err(|e| format!("the database's cursor key is damaged: {e}"))?;

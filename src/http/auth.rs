@@ -69,8 +69,26 @@ pub async fn require_token(
                 .auth_failures
                 .get_or_create(&crate::metrics::ReasonLabels { reason: refused.reason })
                 .inc();
-            // Answered here as a response (not an Err) so that the access log records the 401 like any other.
-            Ok(req.into_response(refused.error.error_response()).map_into_right_body())
+            let state = req.app_data::<web::Data<AppState>>().cloned().expect("AppState is registered");
+            let wait = req.peer_addr().and_then(|peer| state.throttle.failed(peer.ip()));
+            // Answered here as a response (not an Err) so that the access log records it like any other.
+            let response = match wait {
+                Some(wait) => {
+                    let secs = wait.as_secs().max(1);
+                    let mut r = ScimError::new(
+                        429,
+                        None,
+                        format!("too many failed authentications from this address; retry in {secs} s"),
+                    )
+                    .error_response();
+                    if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+                        r.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                    r
+                }
+                None => refused.error.error_response(),
+            };
+            Ok(req.into_response(response).map_into_right_body())
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod error;
 mod health;
 pub mod observe;
 mod resources;
+pub mod throttle;
 pub mod tls;
 
 use crate::directory::{Directory, SchemaRegistry};
@@ -46,6 +47,9 @@ pub struct ServerConfig {
     pub bulk_max_bytes: usize,
     /// Limits that keep slow or idle clients from holding the server (see `Limits`).
     pub limits: Limits,
+    /// Failed authentications per client address within `auth_failure_window` before 429.
+    pub auth_failure_limit: u32,
+    pub auth_failure_window: std::time::Duration,
 }
 
 /// Connection limits and timeouts: a client that sends slowly (slowloris), idles, or opens too many
@@ -79,6 +83,8 @@ pub struct AppState {
     pub config: ServerConfig,
     /// Set when an OAuth issuer is configured: JWT access tokens are then accepted besides API tokens.
     pub jwt: Option<JwtVerifier>,
+    /// Slows repeated failed authentication per client address.
+    pub throttle: throttle::Throttle,
 }
 
 impl AppState {
@@ -93,7 +99,8 @@ impl AppState {
     ) -> Self {
         let cursors = CursorCodec::new(cursor_key, config.cursor_timeout_secs);
         let directory = Directory::new(store.clone(), &config.base_url, cursors, schemas);
-        AppState { store, directory, config, jwt }
+        let throttle = throttle::Throttle::new(config.auth_failure_limit, config.auth_failure_window);
+        AppState { store, directory, config, jwt, throttle }
     }
 }
 
