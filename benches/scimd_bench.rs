@@ -167,7 +167,7 @@ struct SchemaText {
 
 fn open_store(path: &Path, cache_kib: u32) -> Result<Store, String> {
     let path = path.to_str().ok_or("database path is not UTF-8")?;
-    Store::open(path, &StoreOptions { read_connections: 1, cache_kib })
+    Store::open(path, &StoreOptions { read_connections: 1, cache_kib, ..Default::default() })
 }
 
 fn remove_database(path: &Path) {

@@ -76,6 +76,12 @@ pub struct ServeArgs {
     /// Seconds an idle keep-alive connection stays open.
     #[arg(long, env = "SCIMD_KEEP_ALIVE", default_value_t = 15)]
     pub keep_alive: u64,
+    /// Seconds a streamed response waits for a client that stopped reading; then it is abandoned.
+    #[arg(long, env = "SCIMD_SEND_TIMEOUT", default_value_t = 60)]
+    pub send_timeout: u64,
+    /// Seconds a request waits for a read connection when all are busy; then 503 with Retry-After.
+    #[arg(long, env = "SCIMD_POOL_WAIT", default_value_t = 1)]
+    pub pool_wait: u64,
     /// Most client connections served at once (more wait until one closes).
     #[arg(long, env = "SCIMD_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
@@ -121,7 +127,11 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
     let tls = certificate.as_ref().map(|c| c.server_config()).transpose()?;
     let store = crate::store::Store::open(
         database,
-        &crate::store::StoreOptions { read_connections: args.read_connections, ..Default::default() },
+        &crate::store::StoreOptions {
+            read_connections: args.read_connections,
+            pool_wait: std::time::Duration::from_secs(args.pool_wait.max(1)),
+            ..Default::default()
+        },
     )?;
     // First start on an empty database: mint a token so a newcomer can paste URL and token into the IdP.
     let minted = if store.read(token_rows::any_usable).map_err(|e| e.detail)? {
@@ -144,6 +154,7 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
             body_timeout: std::time::Duration::from_secs(args.body_timeout.max(1)),
             keep_alive: std::time::Duration::from_secs(args.keep_alive.max(1)),
             max_connections: args.max_connections.max(1),
+            send_timeout: std::time::Duration::from_secs(args.send_timeout.max(1)),
         },
         auth_failure_limit: args.auth_failure_limit.max(1),
         auth_failure_window: std::time::Duration::from_secs(args.auth_failure_window.max(1)),

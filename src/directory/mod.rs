@@ -4,7 +4,7 @@
 use crate::scim::cursor::{query_fingerprint, Cursor, CursorCodec, Side};
 use crate::scim::error::{ScimError, ScimResult, ScimType};
 use crate::scim::filter::matches_element;
-use crate::scim::list::{cursor_page_prefix, list_response_prefix, ListQuery, SortOrder, LIST_RESPONSE_SUFFIX};
+use crate::scim::list::{cursor_page_prefix, list_response_prefix, ListQuery, SortOrder};
 use crate::scim::meta::{etag_matches, meta};
 use crate::scim::patch::{apply_operations, parse_patch_request, split_member_ops, MemberPatch, PatchOperation};
 use crate::scim::schema::{AttrSelection, ResourceType, Schemas, ENTERPRISE_USER_SCHEMA};
@@ -16,6 +16,9 @@ use serde_json::{json, Map, Value};
 
 mod bulk;
 mod export;
+mod stream;
+
+use stream::BodyWriter;
 pub mod schemas;
 
 pub use schemas::SchemaRegistry;
@@ -80,50 +83,6 @@ pub enum BodyPart {
         version: i64,
     },
     Bytes(Vec<u8>),
-}
-
-/// Body bytes handed on at a time when streaming a large membership.
-const STREAM_CHUNK: usize = 64 * 1024;
-
-/// Collects a response body and hands it on in chunks of about `STREAM_CHUNK` bytes.
-struct BodyWriter<'e> {
-    buffer: Vec<u8>,
-    emit: &'e mut dyn FnMut(BodyPart) -> bool,
-    /// False once the receiver went away: producing more is pointless.
-    open: bool,
-}
-
-impl<'e> BodyWriter<'e> {
-    fn new(emit: &'e mut dyn FnMut(BodyPart) -> bool) -> Self {
-        BodyWriter { buffer: Vec::with_capacity(STREAM_CHUNK), emit, open: true }
-    }
-
-    fn is_open(&self) -> bool {
-        self.open
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.buffer.extend_from_slice(bytes);
-        self.flush_if_full();
-    }
-
-    fn write_json(&mut self, value: &impl serde::Serialize) -> ScimResult<()> {
-        serde_json::to_writer(&mut self.buffer, value).map_err(ScimError::internal)?;
-        self.flush_if_full();
-        Ok(())
-    }
-
-    fn flush_if_full(&mut self) {
-        if self.open && self.buffer.len() >= STREAM_CHUNK {
-            self.open = (self.emit)(BodyPart::Bytes(std::mem::take(&mut self.buffer)));
-        }
-    }
-
-    fn finish(self) {
-        if self.open && !self.buffer.is_empty() {
-            (self.emit)(BodyPart::Bytes(self.buffer));
-        }
-    }
 }
 
 /// The groups of the users on one list page, by user id.
@@ -625,16 +584,19 @@ impl Directory {
         emit: &mut dyn FnMut(BodyPart) -> bool,
     ) -> ScimResult<()> {
         let sc = self.schemas.current();
-        self.store.read(|conn| {
+        // A short read for the resource; a Group's members follow in short reads of their own, so a client that
+        // reads slowly holds no database connection and no snapshot.
+        let (version, head) = self.store.read(|conn| {
             let row = Self::load(conn, kind, id)?;
-            if !emit(BodyPart::Start { version: row.version }) {
-                return Ok(());
-            }
-            let mut out = BodyWriter::new(emit);
-            self.write_resource(conn, &sc, kind, &row, sel, &mut out, None)?;
-            out.finish();
-            Ok(())
-        })
+            Ok((row.version, self.head(conn, &sc, kind, &row, sel, None)?))
+        })?;
+        if !emit(BodyPart::Start { version }) {
+            return Ok(());
+        }
+        let mut out = BodyWriter::new(emit);
+        self.write_head(head, &mut out)?;
+        out.finish();
+        Ok(())
     }
 
     /// A page of resources matching the query as a ListResponse (RFC 7644 §3.4.2), produced in parts like
@@ -657,12 +619,13 @@ impl Directory {
                 query_fingerprint(&format!("{kinds:?}|{:?}|{:?}|{:?}", query.filter, query.sort_by, query.sort_order));
             return self.cursor_page(&sc, &listing, &fingerprint, query, cursor, emit);
         }
-        self.store.read(|conn| {
+        let (prefix, heads) = self.store.read(|conn| {
             let (total, rows) = listing.index_page(conn, query.start_index - 1, query.count)?;
             let rows: Vec<(Kind, ResourceRow)> = rows.into_iter().map(|(t, r)| (Kind::of_table(t), r)).collect();
             let prefix = list_response_prefix(total, query.start_index, rows.len());
-            self.write_list(conn, &sc, &rows, prefix, &query.selection, emit)
-        })
+            Ok((prefix, self.heads(conn, &sc, &rows, &query.selection)?))
+        })?;
+        self.stream_list(heads, prefix, emit)
     }
 
     /// An RFC 9865 cursor page: `cursor` is empty for the first page, else a `nextCursor`/`previousCursor`
@@ -716,96 +679,9 @@ impl Directory {
             let previous = if has_previous { issue(Side::Before, rows.first()) } else { None };
             let prefix = cursor_page_prefix(total, rows.len(), next.as_deref(), previous.as_deref());
             let rows: Vec<(Kind, ResourceRow)> = rows.into_iter().map(|r| (Kind::of_table(r.table), r.row)).collect();
-            self.write_list(conn, sc, &rows, prefix, &query.selection, emit)
+            Ok((prefix, self.heads(conn, sc, &rows, &query.selection)?))
         })
-    }
-
-    /// Writes a ListResponse: `prefix` (from `list_response_prefix` or `cursor_page_prefix`), the rows'
-    /// representations, the suffix.
-    fn write_list(
-        &self,
-        conn: &mut Conn,
-        sc: &Schemas,
-        rows: &[(Kind, ResourceRow)],
-        prefix: String,
-        sel: &AttrSelection,
-        emit: &mut dyn FnMut(BodyPart) -> bool,
-    ) -> ScimResult<()> {
-        if !emit(BodyPart::Start { version: 0 }) {
-            return Ok(());
-        }
-        // One query for the groups of every user on the page, not one per user.
-        let user_ids: Vec<String> = rows.iter().filter(|(k, _)| *k == Kind::User).map(|(_, r)| r.id.clone()).collect();
-        let mut page_groups = if !user_ids.is_empty() && sc.is_returned(Kind::User.resource_type(sc), "groups", sel) {
-            Some(users::groups_of_many(conn, &user_ids)?)
-        } else {
-            None
-        };
-        let mut out = BodyWriter::new(emit);
-        out.write(prefix.as_bytes());
-        for (i, (kind, row)) in rows.iter().enumerate() {
-            if i > 0 {
-                out.write(b",");
-            }
-            self.write_resource(conn, sc, *kind, row, sel, &mut out, page_groups.as_mut())?;
-            if !out.is_open() {
-                return Ok(());
-            }
-        }
-        out.write(LIST_RESPONSE_SUFFIX.as_bytes());
-        out.finish();
-        Ok(())
-    }
-
-    /// Writes one resource's representation; a Group's members are read and written row by row.
-    #[allow(clippy::too_many_arguments)]
-    fn write_resource(
-        &self,
-        conn: &mut Conn,
-        sc: &Schemas,
-        kind: Kind,
-        row: &ResourceRow,
-        sel: &AttrSelection,
-        out: &mut BodyWriter<'_>,
-        prefetched: Option<&mut PageGroups>,
-    ) -> ScimResult<()> {
-        let schemas = sc;
-        let rt = kind.resource_type(sc);
-        let stream_members = kind == Kind::Group && schemas.is_returned(rt, "members", sel);
-        let head = self.render_parts(conn, sc, kind, row, sel, !stream_members, prefetched)?;
-        let mut bytes = serde_json::to_vec(&head.body).map_err(ScimError::internal)?;
-        if !stream_members {
-            out.write(&bytes);
-            return Ok(());
-        }
-        // Which sub-attributes of an element survive `sel` (e.g. `attributes=members.value`).
-        let sample = json!({"members": [{"$ref": "", "display": "", "type": "", "value": ""}]});
-        let keep: Vec<String> = schemas
-            .project(rt, &sample, sel)
-            .pointer("/members/0")
-            .and_then(Value::as_object)
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
-        bytes.pop(); // reopen the object: members go last
-        out.write(&bytes);
-        let mut count = 0usize;
-        let mut failed = None;
-        groups::for_each_member(conn, &row.id, |m| {
-            let mut element = self.member_json(m);
-            element.retain(|k, _| keep.contains(k));
-            out.write(if count == 0 { b",\"members\":[" } else { b"," });
-            count += 1;
-            if let Err(e) = out.write_json(&element) {
-                failed = Some(e);
-                return false;
-            }
-            out.is_open()
-        })?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        out.write(if count > 0 { b"]}" } else { b"}" });
-        Ok(())
+        .and_then(|(prefix, heads)| self.stream_list(heads, prefix, emit))
     }
 
     /// PUT (RFC 7644 §3.5.1): the body replaces every writable attribute; read-only ones are ignored.

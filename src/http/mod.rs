@@ -64,6 +64,8 @@ pub struct Limits {
     pub keep_alive: std::time::Duration,
     /// Most connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// How long a streamed response waits for a client that stopped reading before it is abandoned.
+    pub send_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -73,6 +75,7 @@ impl Default for Limits {
             body_timeout: std::time::Duration::from_secs(30),
             keep_alive: std::time::Duration::from_secs(15),
             max_connections: 1024,
+            send_timeout: std::time::Duration::from_secs(60),
         }
     }
 }

@@ -10,7 +10,8 @@ use crate::scim::meta::{etag, etag_matches};
 use crate::scim::schema::AttrSelection;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
+use std::time::{Duration, Instant};
 use std::sync::{Arc, Mutex};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -95,7 +96,8 @@ pub async fn root_search(state: web::Data<AppState>, body: ScimJson) -> ScimResu
 async fn run_list(kinds: &[Kind], state: web::Data<AppState>, query: ListQuery) -> ScimResult<HttpResponse> {
     let directory = state.directory.clone();
     let kinds = kinds.to_vec();
-    let (_, body) = streamed(move |emit| directory.list_streamed(&kinds, &query, emit)).await?;
+    let send_timeout = state.config.limits.send_timeout;
+    let (_, body) = streamed(send_timeout, move |emit| directory.list_streamed(&kinds, &query, emit)).await?;
     Ok(HttpResponse::Ok().insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).streaming(body))
 }
 
@@ -105,13 +107,14 @@ type Producer = Box<dyn FnOnce(&mut dyn FnMut(BodyPart) -> bool) -> ScimResult<(
 /// a large body flows out as it is read (with backpressure). Returns the `Start` part's version and the
 /// stream of the rest; an error before `Start` (404, bad filter, …) is returned as such.
 async fn streamed(
+    send_timeout: Duration,
     producer: impl FnOnce(&mut dyn FnMut(BodyPart) -> bool) -> ScimResult<()> + Send + 'static,
 ) -> ScimResult<(i64, impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>>)> {
     let producer: Producer = Box::new(producer);
     let (parts, received) = std::sync::mpsc::sync_channel::<ScimResult<BodyPart>>(4);
     actix_web::rt::spawn(web::block(move || {
-        if let Err(e) = producer(&mut |part| parts.send(Ok(part)).is_ok()) {
-            let _ = parts.send(Err(e));
+        if let Err(e) = producer(&mut |part| send_within(&parts, Ok(part), send_timeout)) {
+            let _ = send_within(&parts, Err(e), send_timeout);
         }
     }));
     let received = Arc::new(Mutex::new(received));
@@ -129,6 +132,27 @@ async fn streamed(
         }
     });
     Ok((version, body))
+}
+
+/// Hands a part to the response stream, waiting at most `timeout` for a client that stopped reading; then the
+/// response is abandoned (the producer stops, the connection ends) rather than holding a thread for ever.
+fn send_within(parts: &SyncSender<ScimResult<BodyPart>>, part: ScimResult<BodyPart>, timeout: Duration) -> bool {
+    let started = Instant::now();
+    let mut part = part;
+    loop {
+        match parts.try_send(part) {
+            Ok(()) => return true,
+            Err(TrySendError::Disconnected(_)) => return false,
+            Err(TrySendError::Full(back)) => {
+                if started.elapsed() >= timeout {
+                    log::warn!("a client stopped reading its response for {} s: response abandoned", timeout.as_secs());
+                    return false;
+                }
+                part = back;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
 }
 
 /// The next part from the producer: at once when it is already there (a small body usually is), else
@@ -164,7 +188,8 @@ async fn get(
     let sel = selection(&req)?.unwrap_or_default();
     let directory = state.directory.clone();
     let id = id.into_inner();
-    let (version, body) = streamed(move |emit| directory.get_streamed(kind, &id, &sel, emit)).await?;
+    let send_timeout = state.config.limits.send_timeout;
+    let (version, body) = streamed(send_timeout, move |emit| directory.get_streamed(kind, &id, &sel, emit)).await?;
     // RFC 7644 §3.14: a client holding the current version gets 304 Not Modified.
     if header_value(&req, header::IF_NONE_MATCH).is_some_and(|h| etag_matches(&h, version)) {
         return Ok(with_etag(HttpResponse::NotModified().finish(), version));

@@ -77,31 +77,29 @@ pub struct MemberRow {
     pub display: String,
 }
 
-const MEMBERS_SQL: &str = "SELECT gm.member_id, gm.member_type, \
+/// A group's member rows with their display names; completed by a `WHERE gm.group_id = ?` and the order.
+const MEMBERS_SELECT: &str = "SELECT gm.member_id, gm.member_type, \
                 COALESCE(json_extract(u.resource, '$.displayName'), json_extract(u.resource, '$.userName'), \
                          json_extract(g.resource, '$.displayName'), '') AS display \
          FROM group_members gm \
          LEFT JOIN users u ON gm.member_type = 'User' AND u.id = gm.member_id \
-         LEFT JOIN groups g ON gm.member_type = 'Group' AND g.id = gm.member_id \
-         WHERE gm.group_id = ? ORDER BY gm.member_id";
+         LEFT JOIN groups g ON gm.member_type = 'Group' AND g.id = gm.member_id";
+
+/// Up to `limit` members of a group after member id `after` (from the first without it), in `members`' order:
+/// a keyset page, so a long membership is read in short transactions.
+pub fn members_page(conn: &mut Conn, group_id: &str, after: Option<&str>, limit: usize) -> ScimResult<Vec<MemberRow>> {
+    let sql = format!("{MEMBERS_SELECT} WHERE gm.group_id = ? AND gm.member_id > ? ORDER BY gm.member_id LIMIT ?");
+    Ok(diesel::sql_query(sql)
+        .bind::<Text, _>(group_id)
+        .bind::<Text, _>(after.unwrap_or(""))
+        .bind::<diesel::sql_types::BigInt, _>(limit as i64)
+        .load(conn)?)
+}
 
 /// The members of a group with their display names, in a stable order.
 pub fn members(conn: &mut Conn, group_id: &str) -> ScimResult<Vec<MemberRow>> {
-    Ok(diesel::sql_query(MEMBERS_SQL).bind::<Text, _>(group_id).load(conn)?)
-}
-
-/// Visits the members of a group one row at a time (never all of them in memory), in the order of
-/// `members`, until `visit` returns false.
-pub fn for_each_member(conn: &mut Conn, group_id: &str, mut visit: impl FnMut(MemberRow) -> bool) -> ScimResult<()> {
-    let rows = diesel::sql_query(MEMBERS_SQL)
-        .bind::<Text, _>(group_id)
-        .load_iter::<MemberRow, diesel::connection::DefaultLoadingMode>(conn)?;
-    for row in rows {
-        if !visit(row?) {
-            break;
-        }
-    }
-    Ok(())
+    let sql = format!("{MEMBERS_SELECT} WHERE gm.group_id = ? ORDER BY gm.member_id");
+    Ok(diesel::sql_query(sql).bind::<Text, _>(group_id).load(conn)?)
 }
 
 #[derive(QueryableByName)]

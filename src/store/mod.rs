@@ -58,13 +58,15 @@ pub fn now_timestamp() -> String {
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     pub read_connections: u32,
+    /// How long a read waits for a free connection before it fails with 503.
+    pub pool_wait: Duration,
     /// Per-connection page cache, in KiB. Bounds memory whatever the table size.
     pub cache_kib: u32,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { read_connections: 4, cache_kib: 16 * 1024 }
+        StoreOptions { read_connections: 4, pool_wait: Duration::from_secs(1), cache_kib: 16 * 1024 }
     }
 }
 
@@ -174,7 +176,7 @@ impl Store {
 
         let read = Pool::builder()
             .max_size(options.read_connections.max(1))
-            .connection_timeout(Duration::from_secs(30))
+            .connection_timeout(options.pool_wait)
             .connection_customizer(Box::new(Pragmas { read_only: true, cache_kib: options.cache_kib }))
             .build(ConnectionManager::<SqliteConnection>::new(path))
             .map_err(|e| format!("cannot open database {path}: {e}"))?;
