@@ -649,39 +649,42 @@ impl Directory {
             }
             (Some(c.position), c.side)
         };
-        self.store.read(|conn| {
-            // RFC 9865 §2 makes totalResults optional on cursor pages. It is given whenever it is cheap (no
-            // filter: trigger-kept counts) and on the first page of a filtered walk; later pages of a
-            // filtered walk leave it out, so that every page of a walk costs the same.
-            let total = if position.is_none() || !listing.is_filtered() { Some(listing.total(conn)?) } else { None };
-            let limit = query.count;
-            let mut rows = if limit == 0 {
-                Vec::new()
-            } else {
-                // One row more than the page shows whether another page follows it.
-                listing.keyset_page(conn, position.as_deref(), side, limit + 1)?
-            };
-            let more = rows.len() > limit;
-            if more {
-                match side {
-                    Side::After => rows.truncate(limit),
-                    Side::Before => drop(rows.remove(0)),
+        self.store
+            .read(|conn| {
+                // RFC 9865 §2 makes totalResults optional on cursor pages. It is given whenever it is cheap (no
+                // filter: trigger-kept counts) and on the first page of a filtered walk; later pages of a
+                // filtered walk leave it out, so that every page of a walk costs the same.
+                let total =
+                    if position.is_none() || !listing.is_filtered() { Some(listing.total(conn)?) } else { None };
+                let limit = query.count;
+                let mut rows = if limit == 0 {
+                    Vec::new()
+                } else {
+                    // One row more than the page shows whether another page follows it.
+                    listing.keyset_page(conn, position.as_deref(), side, limit + 1)?
+                };
+                let more = rows.len() > limit;
+                if more {
+                    match side {
+                        Side::After => rows.truncate(limit),
+                        Side::Before => drop(rows.remove(0)),
+                    }
                 }
-            }
-            let (has_next, has_previous) = match side {
-                Side::After => (more, position.is_some()),
-                Side::Before => (true, more),
-            };
-            let issue = |side: Side, row: Option<&KeyedRow>| {
-                row.map(|r| self.cursors.encode(&Cursor::new(fingerprint, now, side, r.key.clone())))
-            };
-            let next = if has_next { issue(Side::After, rows.last()) } else { None };
-            let previous = if has_previous { issue(Side::Before, rows.first()) } else { None };
-            let prefix = cursor_page_prefix(total, rows.len(), next.as_deref(), previous.as_deref());
-            let rows: Vec<(Kind, ResourceRow)> = rows.into_iter().map(|r| (Kind::of_table(r.table), r.row)).collect();
-            Ok((prefix, self.heads(conn, sc, &rows, &query.selection)?))
-        })
-        .and_then(|(prefix, heads)| self.stream_list(heads, prefix, emit))
+                let (has_next, has_previous) = match side {
+                    Side::After => (more, position.is_some()),
+                    Side::Before => (true, more),
+                };
+                let issue = |side: Side, row: Option<&KeyedRow>| {
+                    row.map(|r| self.cursors.encode(&Cursor::new(fingerprint, now, side, r.key.clone())))
+                };
+                let next = if has_next { issue(Side::After, rows.last()) } else { None };
+                let previous = if has_previous { issue(Side::Before, rows.first()) } else { None };
+                let prefix = cursor_page_prefix(total, rows.len(), next.as_deref(), previous.as_deref());
+                let rows: Vec<(Kind, ResourceRow)> =
+                    rows.into_iter().map(|r| (Kind::of_table(r.table), r.row)).collect();
+                Ok((prefix, self.heads(conn, sc, &rows, &query.selection)?))
+            })
+            .and_then(|(prefix, heads)| self.stream_list(heads, prefix, emit))
     }
 
     /// PUT (RFC 7644 §3.5.1): the body replaces every writable attribute; read-only ones are ignored.

@@ -11,8 +11,8 @@ use crate::scim::schema::AttrSelection;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
-use std::time::{Duration, Instant};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -139,6 +139,8 @@ async fn streamed(
 fn send_within(parts: &SyncSender<ScimResult<BodyPart>>, part: ScimResult<BodyPart>, timeout: Duration) -> bool {
     let started = Instant::now();
     let mut part = part;
+    // Short naps while the client keeps up, longer ones (up to 50 ms) while it stalls.
+    let mut nap = Duration::from_millis(1);
     loop {
         match parts.try_send(part) {
             Ok(()) => return true,
@@ -149,7 +151,8 @@ fn send_within(parts: &SyncSender<ScimResult<BodyPart>>, part: ScimResult<BodyPa
                     return false;
                 }
                 part = back;
-                std::thread::sleep(Duration::from_millis(5));
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_millis(50));
             }
         }
     }
