@@ -345,6 +345,14 @@ fn lex(input: &str, from: usize, to: usize) -> Result<Vec<Token<'_>>, String> {
                     let msg = msg.split(" at line ").next().unwrap_or("");
                     format!("invalid string at offset {}: {msg}", char_offset(input, start))
                 })?;
+                // No stored value holds a NUL, and SQLite's text functions stop at one: an escaped NUL is refused
+                // like a raw one (which JSON does not allow in a string).
+                if s.contains('\0') {
+                    return Err(format!(
+                        "invalid string at offset {}: a NUL character (\\u0000) cannot appear in a value",
+                        char_offset(input, start)
+                    ));
+                }
                 toks.push(Token { kind: TokKind::Str(s), start });
                 continue;
             }
@@ -889,6 +897,7 @@ mod tests {
         assert!(bad(r#"x eq "\uD83D""#).contains("invalid string"));
         assert!(bad(r#"x eq "\u12""#).contains("invalid string"));
         assert!(bad("x eq \"a\u{1}b\"").contains("invalid string"));
+        assert!(bad(r#"x co "\u0000""#).contains("NUL"));
     }
 
     #[test]

@@ -164,15 +164,21 @@ impl ListQuery {
                 match v {
                     Value::String(s) => Ok(s.clone()),
                     Value::Number(n) => Ok(n.to_string()),
-                    Value::Array(items) => items
-                        .iter()
-                        .map(|i| {
-                            i.as_str().map(str::to_owned).ok_or_else(|| {
-                                ScimError::invalid_value(format!("\"{name}\" must be a list of attribute names"))
+                    // RFC 7644 §3.4.3: only `attributes` and `excludedAttributes` are lists.
+                    Value::Array(items)
+                        if name.eq_ignore_ascii_case("attributes")
+                            || name.eq_ignore_ascii_case("excludedAttributes") =>
+                    {
+                        items
+                            .iter()
+                            .map(|i| {
+                                i.as_str().map(str::to_owned).ok_or_else(|| {
+                                    ScimError::invalid_value(format!("\"{name}\" must be a list of attribute names"))
+                                })
                             })
-                        })
-                        .collect::<ScimResult<Vec<_>>>()
-                        .map(|v| v.join(",")),
+                            .collect::<ScimResult<Vec<_>>>()
+                            .map(|v| v.join(","))
+                    }
                     _ => Err(ScimError::invalid_value(format!("\"{name}\" has the wrong type"))),
                 }
             };

@@ -602,11 +602,19 @@ impl<'s> Ctx<'s> {
     /// RFC 7644 §3.5.2.3.
     fn replace(&self, doc: &mut Value, t: &Target<'s, '_>, value: Option<&Value>) -> ScimResult<()> {
         let value = value.unwrap_or(&Value::Null);
-        // RFC 7643 §2.5: null and [] mean "unassigned": replacing with them removes.
+        let attr = t.attr;
+        // RFC 7643 §2.5: null means "unassigned", and so does [] for a multi-valued attribute: replacing with
+        // them removes. [] is no value of a single-valued attribute (as in a POST or PUT).
+        let whole_multi = matches!(t.sel, Sel::Whole) && attr.multi_valued;
+        if value.as_array().is_some_and(Vec::is_empty) && !whole_multi {
+            return Err(ScimError::invalid_value(format!(
+                "\"{}\" is single-valued: [] is not a value of it (null removes it)",
+                attr.name
+            )));
+        }
         if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
             return self.remove(doc, t, None);
         }
-        let attr = t.attr;
         match t.sel {
             Sel::Whole if attr.multi_valued => {
                 let items = elements_of(attr, value);

@@ -902,9 +902,16 @@ fn norm_single(def: &AttrDef, value: &Value, label: &str) -> ScimResult<Option<V
     let wrong = || ScimError::invalid_value(format!("\"{label}\" must be {}", def.attr_type.expected()));
     let v = match (def.attr_type, value) {
         (_, Value::Null) => return Ok(None),
-        (AttrType::String | AttrType::Reference | AttrType::Binary, Value::String(s)) => {
+        (AttrType::Binary, Value::String(s)) => {
+            // RFC 7643 §2.3.6: base64 (RFC 4648 §4), padded or not.
+            use base64::Engine;
+            let engines = [base64::engine::general_purpose::STANDARD, base64::engine::general_purpose::STANDARD_NO_PAD];
+            if !engines.iter().any(|e| e.decode(s.trim()).is_ok()) {
+                return Err(ScimError::invalid_value(format!("\"{label}\" must be base64 (RFC 7643 §2.3.6)")));
+            }
             Value::String(norm_string(def, s, label)?)
         }
+        (AttrType::String | AttrType::Reference, Value::String(s)) => Value::String(norm_string(def, s, label)?),
         (AttrType::Boolean, Value::Bool(b)) => Value::Bool(*b),
         // Microsoft Entra ID sends booleans as "True" / "False".
         (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
