@@ -716,14 +716,18 @@ fn is_present_value(v: &Value) -> bool {
 }
 
 fn compare_value(v: Option<&Value>, op: CompareOp, lit: &Literal, case_exact: bool) -> bool {
-    let v = v.filter(|v| is_present_value(v));
     if *lit == Literal::Null {
+        // `eq null` is "not present" (RFC 7644 §3.4.2.2 `pr`): "" counts as absent here, as in SQL.
+        let present = v.is_some_and(is_present_value);
         return match op {
-            CompareOp::Eq => v.is_none(),
-            CompareOp::Ne => v.is_some(),
+            CompareOp::Eq => !present,
+            CompareOp::Ne => present,
             _ => false,
         };
     }
+    // Against a value, "" is a string like any other (`eq ""` matches it, `lt "a"` too), which is
+    // what the SQL translation does; the fuzz differential keeps the two in step.
+    let v = v.filter(|v| matches!(v, Value::String(_)) || is_present_value(v));
     let Some(v) = v else {
         return op == CompareOp::Ne;
     };
@@ -759,7 +763,10 @@ fn compare_numbers(a: &serde_json::Number, b: &serde_json::Number) -> Option<Ord
 }
 
 fn compare_strings(a: &str, op: CompareOp, b: &str, case_exact: bool) -> bool {
-    let (a, b) = if case_exact { (a.to_string(), b.to_string()) } else { (a.to_lowercase(), b.to_lowercase()) };
+    // caseExact=false folds ASCII letters only, exactly as SQLite's NOCASE does for the same attributes in
+    // lists: a PATCH filtered path must select the elements a list filter finds (checked by tests/fuzz.rs).
+    let (a, b) =
+        if case_exact { (a.to_string(), b.to_string()) } else { (a.to_ascii_lowercase(), b.to_ascii_lowercase()) };
     match op {
         CompareOp::Co => a.contains(&b),
         CompareOp::Sw => a.starts_with(&b),
