@@ -601,10 +601,33 @@ impl<'a> Parser<'a> {
             self.in_value_path = true;
             let inner = self.parse_or()?;
             self.in_value_path = false;
+            let bracket_end = self.peek().map(|t| t.start + 1);
             self.expect(&TokKind::RBracket, "']'")?;
             self.depth -= 1;
+            // Microsoft Entra ID looks users up with `emails[type eq "work"].value eq "…"`, outside RFC 7644's
+            // grammar: read it as `emails[type eq "work" and value eq "…"]` (same element, both conditions).
+            if let Some(Token { kind: TokKind::Word(w), start }) = self.peek().cloned() {
+                if Some(start) == bracket_end && w.starts_with('.') {
+                    let sub = attr_path_at(self.input, &w[1..], start + 1)?;
+                    if sub.urn.is_some() || sub.sub_attr.is_some() {
+                        return Err(format!(
+                            "after a value filter, \".\" names one sub-attribute of the element; found \"{}\" at offset {}",
+                            shorten(w),
+                            char_offset(self.input, start)
+                        ));
+                    }
+                    self.pos += 1;
+                    let condition = self.parse_comparison(sub, start)?;
+                    return Ok(Filter::ValuePath(path, Box::new(Filter::And(Box::new(inner), Box::new(condition)))));
+                }
+            }
             return Ok(Filter::ValuePath(path, Box::new(inner)));
         }
+        self.parse_comparison(path, start)
+    }
+
+    /// The operator and value after the attribute path `path` (which started at byte `start`).
+    fn parse_comparison(&mut self, path: AttrPath, start: usize) -> Result<Filter, String> {
         self.terms += 1;
         if self.terms > MAX_TERMS {
             return Err(format!(
@@ -948,7 +971,22 @@ mod tests {
             Filter::ValuePath(path("emails"), Box::new(cmp(path("type"), CompareOp::Eq, s("a"))))
         );
         assert!(bad(r#"emails[type eq "a" and x[y eq 1]]"#).contains("cannot be nested"));
-        assert!(bad(r#"emails[type eq "work"].value eq "x""#).contains("expected \"and\""));
+        // Entra ID's lookup shape: the sub-attribute condition joins the value filter.
+        assert_eq!(
+            p(r#"emails[type eq "work"].value eq "x""#),
+            Filter::ValuePath(
+                path("emails"),
+                Box::new(Filter::And(
+                    Box::new(cmp(path("type"), CompareOp::Eq, s("work"))),
+                    Box::new(cmp(path("value"), CompareOp::Eq, s("x")))
+                ))
+            )
+        );
+        assert!(matches!(p(r#"emails[type eq "work"].value pr"#), Filter::ValuePath(..)));
+        assert!(bad(r#"emails[type eq "work"] .value eq "x""#).contains("expected \"and\""));
+        assert!(bad(r#"emails[type eq "work"].value.x eq "x""#).contains("one sub-attribute"));
+        assert!(bad(r#"emails[type eq "work"].value"#).contains("comparison operator"));
+        assert!(bad(r#"emails[type eq "work"]."#).contains("invalid attribute path"));
         assert!(bad(r#"emails[emails.type eq "work"]"#).contains("inside a value filter"));
         assert!(bad(r#"name.givenName[type eq "work"]"#).contains("not the sub-attribute"));
     }
