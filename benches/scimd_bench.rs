@@ -1151,7 +1151,9 @@ fn run() -> Result<Report, String> {
     // Our own token: the server mints and prints one only on a database without any.
     let token = {
         let store = open_store(&database, 2048)?;
-        scimd::tokens::create(&store, "bench", Some(chrono::Duration::hours(24))).map_err(|e| e.detail)?.secret
+        scimd::tokens::create(&store, "bench", Some(chrono::Duration::hours(24)), scimd::tokens::Scope::ReadWrite)
+            .map_err(|e| e.detail)?
+            .secret
     };
     let log = database.with_extension("server.log");
     let server = Server::start(&database, &log)?;

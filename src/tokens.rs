@@ -49,7 +49,42 @@ pub struct MintedToken {
     pub secret: String,
 }
 
-fn new_row(name: &str, expires_in: Option<chrono::Duration>) -> MintedToken {
+/// What a credential may do. Stored and shown as an OAuth-style scope string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Read and write: every route (the default).
+    ReadWrite,
+    /// GET, HEAD and searches (`POST …/.search`) only; every write is refused with 403.
+    ReadOnly,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::ReadWrite => "scim:write",
+            Scope::ReadOnly => "scim:read",
+        }
+    }
+
+    /// A stored scope; anything unknown is read-only (the safe reading of a value this version did not write).
+    pub fn from_stored(s: &str) -> Scope {
+        if s == Scope::ReadWrite.as_str() {
+            Scope::ReadWrite
+        } else {
+            Scope::ReadOnly
+        }
+    }
+
+    /// How `token list` shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Scope::ReadWrite => "read-write",
+            Scope::ReadOnly => "read-only",
+        }
+    }
+}
+
+fn new_row(name: &str, expires_in: Option<chrono::Duration>, scope: Scope) -> MintedToken {
     let secret = generate_secret();
     let now = chrono::Utc::now();
     let row = TokenRow {
@@ -61,15 +96,21 @@ fn new_row(name: &str, expires_in: Option<chrono::Duration>) -> MintedToken {
         last_used: None,
         revoked: None,
         replaced_by: None,
+        scope: scope.as_str().to_string(),
     };
     MintedToken { row, secret }
 }
 
-pub fn create(store: &Store, name: &str, expires_in: Option<chrono::Duration>) -> ScimResult<MintedToken> {
+pub fn create(
+    store: &Store,
+    name: &str,
+    expires_in: Option<chrono::Duration>,
+    scope: Scope,
+) -> ScimResult<MintedToken> {
     if name.trim().is_empty() {
         return Err(ScimError::invalid_value("a token needs a non-empty name"));
     }
-    let minted = new_row(name, expires_in);
+    let minted = new_row(name, expires_in, scope);
     store.write(|c| token_rows::insert(c, &minted.row))?;
     Ok(minted)
 }
@@ -96,7 +137,8 @@ pub fn rotate(store: &Store, key: &str, grace: chrono::Duration) -> ScimResult<(
             }
             None => None,
         };
-        let minted = new_row(&old.name, expires_in);
+        // The successor keeps the old token's scope too.
+        let minted = new_row(&old.name, expires_in, Scope::from_stored(&old.scope));
         token_rows::insert(c, &minted.row)?;
         let until = timestamp(chrono::Utc::now() + grace);
         token_rows::supersede(c, &old.id, &minted.row.id, &until)?;

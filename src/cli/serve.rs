@@ -137,7 +137,7 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
     let minted = if store.read(token_rows::any_usable).map_err(|e| e.detail)? {
         None
     } else {
-        Some(tokens::create(&store, "default", None).map_err(|e| e.detail)?)
+        Some(tokens::create(&store, "default", None, tokens::Scope::ReadWrite).map_err(|e| e.detail)?)
     };
     let path_prefix = normalize_prefix(&args.path_prefix);
     let mut config = ServerConfig {

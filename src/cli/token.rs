@@ -15,6 +15,9 @@ pub enum TokenCommand {
         /// Lifetime, e.g. 90d, 24h, 30m (default: no expiry).
         #[arg(long)]
         expires_in: Option<String>,
+        /// Allow reads only (GET and searches); every write gets 403.
+        #[arg(long)]
+        read_only: bool,
     },
     /// List tokens (never their secrets).
     List,
@@ -37,11 +40,13 @@ pub enum TokenCommand {
 pub fn run(database: &str, cmd: TokenCommand) -> Result<(), String> {
     let store = open_store(database)?;
     match cmd {
-        TokenCommand::Create { name, expires_in } => {
+        TokenCommand::Create { name, expires_in, read_only } => {
             let expires_in = expires_in.as_deref().map(tokens::parse_duration).transpose()?;
-            let minted = tokens::create(&store, &name, expires_in).map_err(|e| e.detail)?;
+            let scope = if read_only { tokens::Scope::ReadOnly } else { tokens::Scope::ReadWrite };
+            let minted = tokens::create(&store, &name, expires_in, scope).map_err(|e| e.detail)?;
             eprintln!(
-                "Created token \"{}\" (id {}){}. It is shown only once; store it now:",
+                "Created {} token \"{}\" (id {}){}. It is shown only once; store it now:",
+                scope.label(),
                 minted.row.name,
                 minted.row.id,
                 minted.row.expires.as_deref().map(|e| format!(", expires {e}")).unwrap_or_default()
@@ -51,12 +56,16 @@ pub fn run(database: &str, cmd: TokenCommand) -> Result<(), String> {
         TokenCommand::List => {
             let rows = store.read(token_rows::list).map_err(|e| e.detail)?;
             let now = now_timestamp();
-            println!("{:<36}  {:<20}  {:<24}  {:<24}  {:<24}  STATE", "ID", "NAME", "CREATED", "LAST USED", "EXPIRES");
+            println!(
+                "{:<36}  {:<20}  {:<10}  {:<24}  {:<24}  {:<24}  STATE",
+                "ID", "NAME", "SCOPE", "CREATED", "LAST USED", "EXPIRES"
+            );
             for t in rows {
                 println!(
-                    "{:<36}  {:<20}  {:<24}  {:<24}  {:<24}  {}",
+                    "{:<36}  {:<20}  {:<10}  {:<24}  {:<24}  {:<24}  {}",
                     t.id,
                     t.name,
+                    tokens::Scope::from_stored(&t.scope).label(),
                     t.created,
                     t.last_used.as_deref().unwrap_or("never"),
                     t.expires.as_deref().unwrap_or("never"),

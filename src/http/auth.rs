@@ -3,7 +3,7 @@
 use super::AppState;
 use crate::metrics::AuthFailure;
 use crate::scim::error::ScimError;
-use crate::tokens::{self, Refused};
+use crate::tokens::{self, Refused, Scope};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
@@ -20,9 +20,9 @@ fn is_discovery(path_in_scope: &str) -> bool {
 /// request's extensions. Never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    /// An API token, by its name (`scimd token create --name …`).
-    ApiToken { name: String },
-    /// A JWT access token from the configured issuer, by its subject.
+    /// An API token, by its id and name (`scimd token create --name …`), with what it may do.
+    ApiToken { id: String, name: String, scope: Scope },
+    /// A JWT access token from the configured issuer, by its subject (read-write).
     Jwt { subject: Option<String> },
     /// No credential, on an endpoint opened with `--public-discovery`.
     Anonymous,
@@ -32,11 +32,30 @@ impl Caller {
     /// How the access log names the caller.
     pub fn label(&self) -> String {
         match self {
-            Caller::ApiToken { name } => format!("token:{name}"),
+            Caller::ApiToken { name, .. } => format!("token:{name}"),
             Caller::Jwt { subject } => format!("jwt:{}", subject.as_deref().unwrap_or("-")),
             Caller::Anonymous => "anonymous".to_string(),
         }
     }
+
+    pub fn scope(&self) -> Scope {
+        match self {
+            Caller::ApiToken { scope, .. } => *scope,
+            Caller::Jwt { .. } => Scope::ReadWrite,
+            // Only discovery is open to anonymous callers, and only for reading.
+            Caller::Anonymous => Scope::ReadOnly,
+        }
+    }
+}
+
+/// Whether a request only reads: GET, HEAD, or a POST to a `.search` endpoint (RFC 7644 §3.4.3). Decided
+/// here, for every route at once, so that a new write route cannot forget the read-only check.
+fn only_reads(req: &ServiceRequest) -> bool {
+    use actix_web::http::Method;
+    let method = req.method();
+    method == Method::GET
+        || method == Method::HEAD
+        || (method == Method::POST && req.path().trim_end_matches('/').ends_with("/.search"))
 }
 
 impl actix_web::FromRequest for Caller {
@@ -60,6 +79,21 @@ pub async fn require_token(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     use actix_web::HttpMessage;
     match check(&req).await {
+        // (An anonymous caller only reaches discovery, whose routes answer a write with 405 themselves.)
+        Ok(caller) if caller != Caller::Anonymous && caller.scope() == Scope::ReadOnly && !only_reads(&req) => {
+            // RFC 7644 §3.12: 403, the operation is not permitted with this authorization.
+            let error = ScimError::new(
+                403,
+                None,
+                format!(
+                    "this credential is read-only (scope {}): it may GET and search, not {} here",
+                    Scope::ReadOnly.as_str(),
+                    req.method()
+                ),
+            );
+            req.extensions_mut().insert(caller);
+            Ok(req.into_response(error.error_response()).map_into_right_body())
+        }
         Ok(caller) => {
             req.extensions_mut().insert(caller);
             next.call(req).await.map(ServiceResponse::map_into_left_body)
@@ -118,7 +152,7 @@ async fn authenticated_api_token(state: &web::Data<AppState>, token: String) -> 
     let row = web::block(move || tokens::authenticate(&store, &token))
         .await
         .map_err(|e| Refused { reason: AuthFailure::Unknown, error: ScimError::internal(e) })??;
-    let caller = Caller::ApiToken { name: row.name.clone() };
+    let caller = Caller::ApiToken { id: row.id.clone(), name: row.name.clone(), scope: Scope::from_stored(&row.scope) };
     if tokens::use_is_stale(&row) {
         // Off the request path: recording use must not slow the answer.
         let store = state.store.clone();

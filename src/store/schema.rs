@@ -10,6 +10,7 @@ diesel::table! {
         last_used -> Nullable<Text>,
         revoked -> Nullable<Text>,
         replaced_by -> Nullable<Text>,
+        scope -> Text,
     }
 }
 

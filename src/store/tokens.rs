@@ -16,6 +16,8 @@ pub struct TokenRow {
     pub last_used: Option<String>,
     pub revoked: Option<String>,
     pub replaced_by: Option<String>,
+    /// `scim:write` or `scim:read` (see `crate::tokens::Scope`).
+    pub scope: String,
 }
 
 impl TokenRow {

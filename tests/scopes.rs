@@ -1,0 +1,137 @@
+//! Credential scopes: a read-only token (`scimd token create --read-only`) may GET and search and gets a 403
+//! SCIM error on every write, bulk included; the check sits in the auth middleware for every route at once.
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+fn call(srv: &TestServer, token: &str, method: &str, path: &str, body: Option<&Value>) -> Resp {
+    let auth = format!("Bearer {token}");
+    let mut headers: Vec<(&str, &str)> = vec![("Authorization", &auth)];
+    let bytes = body.map(|b| serde_json::to_vec(b).expect("serialize"));
+    if bytes.is_some() {
+        headers.push(("Content-Type", "application/scim+json"));
+    }
+    srv.raw(method, path, &headers, bytes.as_deref())
+}
+
+/// A body the route would accept from a read-write token, so that a 403 cannot be mistaken for a 400.
+fn body_for(method: &str, path: &str, user: &str, group: &str) -> Option<Value> {
+    let user_body = json!({"schemas": [USER_SCHEMA], "userName": "ro-attempt@example.com"});
+    let group_body = json!({"schemas": [GROUP_SCHEMA], "displayName": "RO attempt", "members": [{"value": user}]});
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "changed"}]});
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": 5});
+    match method {
+        "POST" if path.ends_with("/.search") => Some(search),
+        "POST" if path == "/Users" => Some(user_body),
+        "POST" if path == "/Groups" => Some(group_body),
+        "POST" if path == "/Bulk" => Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "a", "data": user_body},
+                {"method": "DELETE", "path": format!("/Groups/{group}")}
+            ]
+        })),
+        "PUT" if path.starts_with("/Users/") => Some(user_body),
+        "PUT" if path.starts_with("/Groups/") => Some(group_body),
+        "PATCH" => Some(patch),
+        "POST" | "PUT" => Some(json!({})),
+        _ => None,
+    }
+}
+
+/// Every method on every route: a read-only token gets exactly what a read-write token gets for reads, and
+/// 403 for everything else; afterwards nothing has changed.
+#[test]
+fn a_read_only_token_reads_and_is_refused_every_write() {
+    let srv = TestServer::start();
+    let ro = cli_create_token(&srv.db, "collector", &["--read-only"]);
+    let user = srv.create_user("reader-target@example.com");
+    let uid = user["id"].as_str().unwrap().to_string();
+    let group = srv.create_group("Readers", &[&uid]);
+    let gid = group["id"].as_str().unwrap().to_string();
+    let before = (srv.get(&format!("/Users/{uid}")).json, srv.get(&format!("/Groups/{gid}")).json);
+
+    let paths = [
+        "/Users".to_string(),
+        format!("/Users/{uid}"),
+        "/Users/.search".to_string(),
+        "/Groups".to_string(),
+        format!("/Groups/{gid}"),
+        "/Groups/.search".to_string(),
+        "/.search".to_string(),
+        "/Bulk".to_string(),
+        "/ServiceProviderConfig".to_string(),
+        "/Schemas".to_string(),
+        format!("/Schemas/{USER_SCHEMA}"),
+        "/ResourceTypes".to_string(),
+        "/ResourceTypes/User".to_string(),
+        "/Me".to_string(),
+        "/NoSuchEndpoint".to_string(),
+    ];
+    let mut refused = 0;
+    for path in &paths {
+        for method in METHODS {
+            let body = body_for(method, path, &uid, &gid);
+            let r = call(&srv, &ro, method, path, body.as_ref());
+            let reads = matches!(method, "GET" | "HEAD") || (method == "POST" && path.ends_with("/.search"));
+            if reads {
+                let rw = call(&srv, &srv.token, method, path, body.as_ref());
+                assert_eq!(r.status, rw.status, "{method} {path}: read-only and read-write tokens differ");
+                assert_ne!(r.status, 403, "{method} {path}");
+            } else {
+                assert_eq!(r.status, 403, "{method} {path}: {:?}", r.json);
+                assert_eq!(r.json["schemas"], json!([ERROR_SCHEMA]), "{method} {path}");
+                assert_eq!(r.json["status"], "403");
+                assert!(r.json.get("scimType").is_none(), "{method} {path}: {}", r.json);
+                let detail = r.json["detail"].as_str().unwrap_or_default();
+                assert!(detail.contains("read-only"), "{method} {path}: {detail}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, paths.len() * 5 - 3, "every non-read method on every path");
+
+    let after = (srv.get(&format!("/Users/{uid}")).json, srv.get(&format!("/Groups/{gid}")).json);
+    assert_eq!(before, after, "nothing changed");
+    assert_eq!(srv.get("/Users").total(), 1);
+    assert_eq!(srv.get("/Groups").total(), 1);
+
+    // The same writes with the read-write token go through (the refusals above were the scope's).
+    srv.patch(&format!("/Groups/{gid}"), &body_for("PATCH", "/Groups/x", &uid, &gid).unwrap()).expect(204);
+    srv.post("/Bulk", &body_for("POST", "/Bulk", &uid, &gid).unwrap()).expect(200);
+}
+
+/// `token list` shows the scope; a rotated read-only token stays read-only; a default token is read-write.
+#[test]
+fn scope_is_listed_and_survives_rotation() {
+    let srv = TestServer::start();
+    let ro = cli_create_token(&srv.db, "auditor", &["--read-only"]);
+    cli_create_token(&srv.db, "okta", &[]);
+    let (st, out, err) = run_cli(&srv.db, &["token", "list"]);
+    assert!(st.success(), "{err}");
+    let header = out.lines().next().unwrap();
+    assert!(header.contains("SCOPE"), "{header}");
+    let scope_of = |out: &str, name: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(name))
+            .map(|l| l.split_whitespace().nth(2).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(scope_of(&out, "auditor"), vec!["read-only"]);
+    assert_eq!(scope_of(&out, "okta"), vec!["read-write"]);
+
+    let (st, out, err) = run_cli(&srv.db, &["token", "rotate", "auditor", "--grace", "1h"]);
+    assert!(st.success(), "{err}");
+    let successor = token_from_stdout(&out);
+    let (_, list, _) = run_cli(&srv.db, &["token", "list"]);
+    assert_eq!(scope_of(&list, "auditor"), vec!["read-only", "read-only"]);
+    for token in [&ro, &successor] {
+        call(&srv, token, "GET", "/Users", None).expect(200);
+        call(&srv, token, "POST", "/Users", Some(&json!({"schemas": [USER_SCHEMA], "userName": "x@example.com"})))
+            .expect(403);
+    }
+}
