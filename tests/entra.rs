@@ -55,6 +55,14 @@ fn entra_user_lookups() {
         assert_eq!(r.json["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"]));
     }
 
+    // The compatibility flag of the Tenant URL, when a request carries it, changes nothing.
+    let r = srv.get(&format!(
+        "/Users?aadOptscim062020&filter={}",
+        enc(r#"emails[type eq "work"].value eq "Jan.Work@contoso.example""#)
+    ));
+    r.expect(200);
+    assert_eq!(r.ids(), vec![jan_id.clone()]);
+
     // The same shape in a SearchRequest.
     let r = srv.post(
         "/Users/.search",
