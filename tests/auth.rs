@@ -126,6 +126,23 @@ fn public_discovery_opens_discovery_only() {
     }
     assert_401(&srv.raw("GET", "/Users", &[], None));
     assert_401(&srv.raw("GET", "/Groups", &[], None));
+    // Exactly the discovery routes: no look-alike path, no other spelling, nothing below them.
+    for path in [
+        "/serviceproviderconfig",
+        "/ServiceProviderConfig/x",
+        "/Schemas/a/b",
+        "/ResourceTypesX",
+        "/Schemas/../Users",
+        "/Bulk",
+        "/.search",
+        "/Me",
+        "/Nope",
+    ] {
+        assert_401(&srv.raw("GET", path, &[], None));
+    }
+    // A HEAD is a read like GET; other methods on discovery are 405 for everybody.
+    srv.raw("HEAD", "/Schemas", &[], None).expect(200);
+    srv.raw("POST", "/Schemas", &[("Content-Type", "application/scim+json")], Some(b"{}")).expect(405);
 }
 
 #[test]

@@ -10,12 +10,6 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 
-/// RFC 7644 §4: the discovery endpoints. They may be opened to anonymous clients with `--public-discovery`.
-fn is_discovery(path_in_scope: &str) -> bool {
-    let first = path_in_scope.trim_start_matches('/').split('/').next().unwrap_or("");
-    ["ServiceProviderConfig", "Schemas", "ResourceTypes"].iter().any(|d| first.eq_ignore_ascii_case(d))
-}
-
 /// Who is calling, as authentication established it: handed to handlers (and the access log) through the
 /// request's extensions. Never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +126,8 @@ async fn check(req: &ServiceRequest) -> Result<Caller, Refused> {
     let prefix_len = state.config.path_prefix.len();
     let in_scope = req.path().get(prefix_len..).unwrap_or("");
     let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if state.config.public_discovery && is_discovery(in_scope) {
+    // RFC 7644 §4: the discovery route group may be opened to anonymous clients with `--public-discovery`.
+    if state.config.public_discovery && super::discovery::is_discovery_route(in_scope) {
         return Ok(Caller::Anonymous);
     }
     // Only the header's value is handed on; it is never logged or echoed.

@@ -20,12 +20,28 @@ where
         .default_service(super::method_not_allowed("GET, HEAD"))
 }
 
+/// The discovery route group (RFC 7644 §4), relative to the SCIM base. Registered from this list, and
+/// `--public-discovery` opens exactly these routes to anonymous callers (`is_discovery_route`).
+const ROUTES: [&str; 5] =
+    ["/ServiceProviderConfig", "/Schemas", "/Schemas/{urn}", "/ResourceTypes", "/ResourceTypes/{name}"];
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(read_only("/ServiceProviderConfig", service_provider))
-        .service(read_only("/Schemas", schemas))
-        .service(read_only("/Schemas/{urn}", schema))
-        .service(read_only("/ResourceTypes", resource_types))
-        .service(read_only("/ResourceTypes/{name}", resource_type));
+    let [service_provider_path, schemas_path, schema_path, resource_types_path, resource_type_path] = ROUTES;
+    cfg.service(read_only(service_provider_path, service_provider))
+        .service(read_only(schemas_path, schemas))
+        .service(read_only(schema_path, schema))
+        .service(read_only(resource_types_path, resource_types))
+        .service(read_only(resource_type_path, resource_type));
+}
+
+/// Whether `path_in_scope` (the request path after the SCIM base) is one of the discovery routes, matched
+/// the way the router matches them.
+pub fn is_discovery_route(path_in_scope: &str) -> bool {
+    use std::sync::OnceLock;
+    static DEFS: OnceLock<Vec<actix_web::dev::ResourceDef>> = OnceLock::new();
+    DEFS.get_or_init(|| ROUTES.iter().map(|r| actix_web::dev::ResourceDef::new(*r)).collect())
+        .iter()
+        .any(|d| d.is_match(path_in_scope))
 }
 
 /// The embedded JSON carries relative locations (`/Schemas/<urn>`); serve them absolute.
