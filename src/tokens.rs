@@ -149,6 +149,22 @@ pub fn rotate(store: &Store, key: &str, grace: chrono::Duration) -> ScimResult<(
 pub fn revoke(store: &Store, key: &str) -> ScimResult<TokenRow> {
     store.write(|c| {
         let row = token_rows::find_by_name_or_id(c, key)?;
+        // After a rotation the old token and its successor share the name: revoking "by name" would have to
+        // guess which one is meant (the one just leaked, or the one the IdP now uses). Ask for the id.
+        if row.id != key {
+            let now = now_timestamp();
+            let usable: Vec<TokenRow> =
+                token_rows::list(c)?.into_iter().filter(|t| t.name == row.name && t.is_usable(&now)).collect();
+            if usable.len() > 1 {
+                let ids: Vec<String> = usable.iter().map(|t| format!("{} ({})", t.id, t.state(&now))).collect();
+                return Err(ScimError::invalid_value(format!(
+                    "{} usable tokens are named \"{}\": {}; revoke one by its id",
+                    usable.len(),
+                    row.name,
+                    ids.join(", ")
+                )));
+            }
+        }
         token_rows::revoke(c, &row.id)?;
         Ok(row)
     })

@@ -343,3 +343,38 @@ fn invalid_durations_are_refused() {
         list(&db).lines().skip(1).filter_map(|l| l.split_whitespace().nth(1).map(String::from)).collect();
     assert!(!names.contains(&"x".to_string()), "a failed create stored a token: {names:?}");
 }
+
+/// After a rotation the old token and its successor share a name: `token revoke NAME` refuses to guess and
+/// lists both ids; revoking by id works, and then the name is unambiguous again.
+#[test]
+fn revoke_by_a_name_two_usable_tokens_share_is_refused() {
+    let srv = TestServer::start();
+    let old = cli_create_token(&srv.db, "okta", &[]);
+    let (st, out, err) = run_cli(&srv.db, &["token", "rotate", "okta", "--grace", "1h"]);
+    assert!(st.success(), "rotate: {err}");
+    let new = token_from_stdout(&out);
+    let ids: Vec<String> =
+        rows_named(&list(&srv.db), "okta").iter().map(|l| l.split_whitespace().next().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), 2);
+
+    let (st, out, err) = run_cli(&srv.db, &["token", "revoke", "okta"]);
+    assert!(!st.success(), "an ambiguous name must be refused; stdout {out}");
+    for id in &ids {
+        assert!(err.contains(id.as_str()), "the refusal lists {id}: {err}");
+    }
+    assert!(err.contains("by its id"), "{err}");
+    assert_eq!(status_with(&srv, &old), 200, "nothing was revoked");
+    assert_eq!(status_with(&srv, &new), 200);
+
+    // The old one (now "expiring") by id; then the name names one token.
+    let lines = rows_named(&list(&srv.db), "okta");
+    let expiring = lines.iter().find(|l| state_of_line(l) == "expiring").expect("the old token is expiring");
+    let old_id = expiring.split_whitespace().next().unwrap();
+    let (st, _, err) = run_cli(&srv.db, &["token", "revoke", old_id]);
+    assert!(st.success(), "revoke by id: {err}");
+    assert!(refused_soon(&srv, &old) <= Duration::from_millis(1500));
+    assert_eq!(status_with(&srv, &new), 200);
+    let (st, _, err) = run_cli(&srv.db, &["token", "revoke", "okta"]);
+    assert!(st.success(), "revoke the one usable okta token by name: {err}");
+    assert!(refused_soon(&srv, &new) <= Duration::from_millis(1500));
+}
