@@ -353,18 +353,6 @@ enum G {
     Vp(GPath, Box<G>),
 }
 
-const OPS: [CompareOp; 9] = [
-    CompareOp::Eq,
-    CompareOp::Ne,
-    CompareOp::Co,
-    CompareOp::Sw,
-    CompareOp::Ew,
-    CompareOp::Gt,
-    CompareOp::Ge,
-    CompareOp::Lt,
-    CompareOp::Le,
-];
-
 const NAMES: &[&str] = &[
     "userName",
     "emails",
@@ -475,7 +463,7 @@ fn plain_text(max: usize) -> impl Strategy<Value = String> {
 }
 
 fn gop() -> impl Strategy<Value = CompareOp> {
-    prop::sample::select(&OPS[..])
+    prop::sample::select(&CompareOp::ALL[..])
 }
 
 /// Filters over element-relative paths (the inside of `attr[...]`).

@@ -141,47 +141,23 @@ fn route_of(path: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Sending
 
-struct Got {
-    status: u16,
-    headers: Vec<(String, String)>,
-    text: String,
-    json: Value,
-}
-
-impl Got {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-}
+/// What came back: the harness's response type (status, lower-cased headers, text, JSON).
+type Got = Resp;
 
 fn send(agent: &ureq::Agent, origin: &str, token: &str, c: &Case) -> Result<Got, String> {
     if let Some(bytes) = &c.wire {
         return send_wire(origin, bytes);
     }
-    let mut b = ureq::http::Request::builder().method(c.method.as_str()).uri(format!("{origin}{}", c.path));
+    let auth = format!("Bearer {token}");
+    let mut headers: Vec<(&str, &str)> = Vec::new();
     if c.auth {
-        b = b.header("Authorization", format!("Bearer {token}"));
+        headers.push(("Authorization", &auth));
     }
     if let Some(ct) = &c.content_type {
-        b = b.header("Content-Type", ct.as_str());
+        headers.push(("Content-Type", ct.as_str()));
     }
-    for (k, v) in &c.headers {
-        b = b.header(k.as_str(), v.as_str());
-    }
-    let result = match &c.body {
-        Some(bytes) => agent.run(b.body(bytes.clone()).map_err(|e| e.to_string())?),
-        None => agent.run(b.body(()).map_err(|e| e.to_string())?),
-    };
-    let mut resp = result.map_err(|e| format!("no answer: {e}"))?;
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
-    let text = resp.body_mut().with_config().limit(64 * MIB as u64).read_to_string().map_err(|e| e.to_string())?;
-    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Ok(Got { status, headers, text, json })
+    headers.extend(c.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    try_raw(agent, c.method.as_str(), &format!("{origin}{}", c.path), &headers, c.body.as_deref())
 }
 
 /// Writes `bytes` to a fresh connection and reads the answer's status line, headers and (Content-Length) body.

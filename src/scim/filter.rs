@@ -81,20 +81,22 @@ impl CompareOp {
         }
     }
 
+    /// Every comparison operator of RFC 7644 §3.4.2.2 (`pr` is a filter of its own).
+    pub const ALL: [CompareOp; 9] = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Co,
+        CompareOp::Sw,
+        CompareOp::Ew,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Lt,
+        CompareOp::Le,
+    ];
+
     /// Operators are case-insensitive (RFC 7644 §3.4.2.2).
     fn from_word(w: &str) -> Option<CompareOp> {
-        const OPS: [CompareOp; 9] = [
-            CompareOp::Eq,
-            CompareOp::Ne,
-            CompareOp::Co,
-            CompareOp::Sw,
-            CompareOp::Ew,
-            CompareOp::Gt,
-            CompareOp::Ge,
-            CompareOp::Lt,
-            CompareOp::Le,
-        ];
-        OPS.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(w))
+        Self::ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(w))
     }
 
     /// gt / ge / lt / le

@@ -257,15 +257,26 @@ pub fn enc(s: &str) -> String {
 
 /// Sends one request. `url` is absolute. No header is added except those given.
 pub fn raw(agent: &ureq::Agent, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
+    try_raw(agent, method, url, headers, body).unwrap_or_else(|e| panic!("{method} {url} failed: {e}"))
+}
+
+/// As `raw`, but a request that gets no answer (or an unreadable body) is an `Err` rather than a panic.
+pub fn try_raw(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Resp, String> {
     let mut b = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
     let result = match body {
-        Some(bytes) => agent.run(b.body(bytes.to_vec()).expect("build request")),
-        None => agent.run(b.body(()).expect("build request")),
+        Some(bytes) => agent.run(b.body(bytes.to_vec()).map_err(|e| e.to_string())?),
+        None => agent.run(b.body(()).map_err(|e| e.to_string())?),
     };
-    let mut resp = result.unwrap_or_else(|e| panic!("{method} {url} failed: {e}"));
+    let mut resp = result.map_err(|e| format!("no answer: {e}"))?;
     let status = resp.status().as_u16();
     let headers = resp
         .headers()
@@ -274,7 +285,7 @@ pub fn raw(agent: &ureq::Agent, method: &str, url: &str, headers: &[(&str, &str)
         .collect();
     let text = resp.body_mut().with_config().limit(256 * 1024 * 1024).read_to_string().unwrap_or_default();
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Resp { status, headers, text, json }
+    Ok(Resp { status, headers, text, json })
 }
 
 // ---------------------------------------------------------------------------------------------
