@@ -2,6 +2,7 @@
 //! access tokens instead of a static API token. Off unless an issuer, an audience and a key are configured.
 
 use crate::scim::error::{ScimError, ScimResult};
+use crate::tokens::Scope;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,30 @@ pub struct JwtVerifier {
 struct Claims {
     #[serde(default)]
     sub: Option<String>,
+    /// RFC 8693 §4.2 / RFC 9068: space-delimited scopes.
+    #[serde(default)]
+    scope: Option<String>,
+    /// The same as a list, as some issuers (Entra among them) send it.
+    #[serde(default)]
+    scp: Option<serde_json::Value>,
+}
+
+impl Claims {
+    /// Read-only when the token grants `scim:read` and not `scim:write`; read-write otherwise (a token without
+    /// scim scopes keeps the read-write access external tokens always had).
+    fn scope(&self) -> Scope {
+        let mut scopes: Vec<&str> = self.scope.as_deref().unwrap_or("").split(' ').collect();
+        match &self.scp {
+            Some(serde_json::Value::String(s)) => scopes.extend(s.split(' ')),
+            Some(serde_json::Value::Array(list)) => scopes.extend(list.iter().filter_map(|v| v.as_str())),
+            _ => {}
+        }
+        if scopes.contains(&"scim:read") && !scopes.contains(&"scim:write") {
+            Scope::ReadOnly
+        } else {
+            Scope::ReadWrite
+        }
+    }
 }
 
 impl JwtVerifier {
@@ -43,10 +68,13 @@ impl JwtVerifier {
         Ok(JwtVerifier { key, validation })
     }
 
-    /// Verifies a JWT access token; returns its subject (`sub`), if any.
-    pub fn verify(&self, token: &str) -> ScimResult<Option<String>> {
+    /// Verifies a JWT access token; returns its subject (`sub`), if any, and the scope it grants.
+    pub fn verify(&self, token: &str) -> ScimResult<(Option<String>, Scope)> {
         decode::<Claims>(token, &self.key, &self.validation)
-            .map(|data| data.claims.sub)
+            .map(|data| {
+                let scope = data.claims.scope();
+                (data.claims.sub, scope)
+            })
             .map_err(|_| ScimError::unauthorized("invalid, expired or foreign bearer token"))
     }
 }
@@ -77,13 +105,21 @@ mod tests {
         iss: &'a str,
         aud: &'a str,
         exp: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scope: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scp: Option<serde_json::Value>,
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
 
     fn sign(iss: &str, aud: &str, exp: i64) -> String {
-        encode(&Header::new(Algorithm::HS256), &Token { iss, aud, exp }, &EncodingKey::from_secret(SECRET.as_bytes()))
-            .unwrap()
+        sign_scoped(iss, aud, exp, None, None)
+    }
+
+    fn sign_scoped(iss: &str, aud: &str, exp: i64, scope: Option<&str>, scp: Option<serde_json::Value>) -> String {
+        let claims = Token { iss, aud, exp, scope, scp };
+        encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
     }
 
     #[test]
@@ -101,5 +137,20 @@ mod tests {
         assert!(v.verify(&sign("https://idp.example", "scimd", 1000)).is_err());
         assert!(v.verify("not.a.jwt").is_err());
         assert!(JwtVerifier::new("i", "a", b"short").is_err());
+    }
+
+    #[test]
+    fn scope_claims_make_a_token_read_only() {
+        let v = JwtVerifier::new("https://idp.example", "scimd", SECRET.as_bytes()).unwrap();
+        let exp = chrono::Utc::now().timestamp() + 600;
+        let scope_of = |scope: Option<&str>, scp: Option<serde_json::Value>| {
+            v.verify(&sign_scoped("https://idp.example", "scimd", exp, scope, scp)).unwrap().1
+        };
+        assert_eq!(scope_of(None, None), Scope::ReadWrite);
+        assert_eq!(scope_of(Some("openid scim:read"), None), Scope::ReadOnly);
+        assert_eq!(scope_of(Some("scim:read scim:write"), None), Scope::ReadWrite);
+        assert_eq!(scope_of(None, Some(serde_json::json!(["scim:read"]))), Scope::ReadOnly);
+        assert_eq!(scope_of(None, Some(serde_json::json!("scim:read"))), Scope::ReadOnly);
+        assert_eq!(scope_of(Some("other"), None), Scope::ReadWrite);
     }
 }

@@ -5,11 +5,14 @@
 //! - [`http`]: actix-web routes, authentication, rendering.
 //! - [`cli`]: the `scimd` subcommands.
 
+pub mod cache;
 pub mod cli;
 pub mod directory;
 pub mod http;
 pub mod jwt;
 pub mod metrics;
+pub mod oauth;
 pub mod scim;
+pub mod secret;
 pub mod store;
 pub mod tokens;

@@ -43,8 +43,15 @@ pub struct ReasonLabels {
     pub reason: AuthFailure,
 }
 
+/// How a token request (`POST /oauth/token`) ended: `issued`, or its RFC 6749 error code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
+    pub token_requests: Family<OutcomeLabels, Counter>,
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
     pub auth_failures: Family<ReasonLabels, Counter>,
@@ -67,6 +74,8 @@ fn build() -> Metrics {
     registry.register("http_request_duration_seconds", "Time to answer a request", latency.clone());
     let auth_failures = Family::<ReasonLabels, Counter>::default();
     registry.register("auth_failures", "Requests refused authentication, by reason", auth_failures.clone());
+    let token_requests = Family::<OutcomeLabels, Counter>::default();
+    registry.register("oauth_token_requests", "Token requests at /oauth/token, by outcome", token_requests.clone());
     let write_queue = Gauge::default();
     registry.register("write_queue_depth", "Writers waiting for the database writer", write_queue.clone());
     let commit_batch = Histogram::new(exponential_buckets(1.0, 2.0, 12));
@@ -75,7 +84,10 @@ fn build() -> Metrics {
     registry.register("read_pool_wait_seconds", "Time waiting for a read connection", read_pool_wait.clone());
     let database_bytes = Gauge::default();
     registry.register("database_size_bytes", "Database file plus write-ahead log, in bytes", database_bytes.clone());
-    Metrics { registry, requests, latency, auth_failures, write_queue, commit_batch, read_pool_wait, database_bytes }
+    Metrics {
+        registry,
+        token_requests,
+        requests, latency, auth_failures, write_queue, commit_batch, read_pool_wait, database_bytes }
 }
 
 /// The process's metrics.

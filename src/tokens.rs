@@ -5,19 +5,25 @@
 
 use crate::metrics::AuthFailure;
 use crate::scim::error::{ScimError, ScimResult};
+use crate::secret::Secret;
 use crate::store::tokens::{self as token_rows, TokenRow};
 use crate::store::{now_timestamp, timestamp, Store};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use crate::cache::TtlCache;
+use std::sync::OnceLock;
 
 pub const TOKEN_PREFIX: &str = "scimd_";
 
-pub fn generate_secret() -> String {
+pub fn generate_secret() -> Secret {
+    random_secret(TOKEN_PREFIX)
+}
+
+/// `prefix` and 64 hex characters: 256 bits from a CSPRNG.
+pub fn random_secret(prefix: &str) -> Secret {
     let mut bytes = [0u8; 32];
     // rand's thread RNG is a CSPRNG (ChaCha) seeded and periodically reseeded from the OS.
     rand::fill(&mut bytes);
-    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+    Secret::new(format!("{prefix}{}", hex::encode(bytes)))
 }
 
 pub fn hash_token(token: &str) -> String {
@@ -46,7 +52,7 @@ pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
 pub struct MintedToken {
     pub row: TokenRow,
     /// The token in clear: print it once, never store or log it.
-    pub secret: String,
+    pub secret: Secret,
 }
 
 /// What a credential may do. Stored and shown as an OAuth-style scope string.
@@ -90,7 +96,7 @@ fn new_row(name: &str, expires_in: Option<chrono::Duration>, scope: Scope) -> Mi
     let row = TokenRow {
         id: uuid::Uuid::new_v4().to_string(),
         name: name.to_string(),
-        token_hash: hash_token(&secret),
+        token_hash: hash_token(secret.expose()),
         created: timestamp(now),
         expires: expires_in.map(|d| timestamp(now + d)),
         last_used: None,
@@ -183,7 +189,7 @@ pub struct Refused {
 }
 
 impl Refused {
-    fn new(reason: AuthFailure) -> Refused {
+    pub fn new(reason: AuthFailure) -> Refused {
         Refused { reason, error: unauthorized() }
     }
 }
@@ -206,26 +212,12 @@ pub const VERDICT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 /// Most token rows remembered (the cache is emptied when full: bounded memory whatever clients send).
 const VERDICT_CACHE_MAX: usize = 10_000;
 
-type Verdicts = HashMap<String, (Option<TokenRow>, std::time::Instant)>;
-
 /// The token row for `hash`, from the verdict cache when read less than `VERDICT_TTL` ago, else from the
 /// database (on the store's authentication connection, never the read pool).
 fn token_row(store: &Store, hash: &str) -> ScimResult<Option<TokenRow>> {
-    static VERDICTS: OnceLock<Mutex<Verdicts>> = OnceLock::new();
-    let cache = VERDICTS.get_or_init(Default::default);
-    if let Some((row, at)) = cache.lock().ok().and_then(|c| c.get(hash).cloned()) {
-        if at.elapsed() < VERDICT_TTL {
-            return Ok(row);
-        }
-    }
-    let row = store.read_auth(|c| token_rows::find_by_hash(c, hash))?;
-    if let Ok(mut c) = cache.lock() {
-        if c.len() >= VERDICT_CACHE_MAX {
-            c.clear();
-        }
-        c.insert(hash.to_string(), (row.clone(), std::time::Instant::now()));
-    }
-    Ok(row)
+    static VERDICTS: OnceLock<TtlCache<String, Option<TokenRow>>> = OnceLock::new();
+    let cache = VERDICTS.get_or_init(|| TtlCache::new(VERDICT_TTL, VERDICT_CACHE_MAX));
+    cache.get_or_load(hash.to_string(), || store.read_auth(|c| token_rows::find_by_hash(c, hash)))
 }
 
 /// Checks an API token (`scimd_…`); returns its row when usable.
@@ -267,13 +259,13 @@ mod tests {
 
     #[test]
     fn secrets_are_prefixed_long_and_distinct() {
-        let a = generate_secret();
-        let b = generate_secret();
+        let (a, b) = (generate_secret(), generate_secret());
+        let (a, b) = (a.expose(), b.expose());
         assert!(a.starts_with(TOKEN_PREFIX));
         assert_eq!(a.len(), TOKEN_PREFIX.len() + 64);
         assert_ne!(a, b);
-        assert_ne!(hash_token(&a), hash_token(&b));
-        assert!(!hash_token(&a).contains(&a[TOKEN_PREFIX.len()..]));
+        assert_ne!(hash_token(a), hash_token(b));
+        assert!(!hash_token(a).contains(&a[TOKEN_PREFIX.len()..]));
     }
 
     #[test]

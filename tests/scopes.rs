@@ -43,17 +43,43 @@ fn body_for(method: &str, path: &str, user: &str, group: &str) -> Option<Value> 
     }
 }
 
-/// Every method on every route: a read-only token gets exactly what a read-write token gets for reads, and
-/// 403 for everything else; afterwards nothing has changed.
+/// Every method on every route: a read-only credential gets exactly what a read-write token gets for reads,
+/// and 403 for everything else; afterwards nothing has changed.
 #[test]
 fn a_read_only_token_reads_and_is_refused_every_write() {
     let srv = TestServer::start();
     let ro = cli_create_token(&srv.db, "collector", &["--read-only"]);
-    let user = srv.create_user("reader-target@example.com");
+    assert_reads_only(&srv, &ro);
+}
+
+/// The same for OAuth access tokens: from a client created read-only, and from a read-write client that asked
+/// for `scope=scim:read`.
+#[test]
+fn read_only_oauth_tokens_read_and_are_refused_every_write() {
+    let srv = TestServer::start();
+    let reader = cli_create_client(&srv.db, "collector", &["--scope", "scim:read"]);
+    let (st, list, _) = run_cli(&srv.db, &["client", "list"]);
+    assert!(st.success());
+    let row: Vec<&str> = list.lines().find(|l| l.starts_with(&reader.id)).unwrap().split_whitespace().collect();
+    assert_eq!(row[2], "read-only", "client list shows the scope: {list}");
+    let token = srv.access_token(&reader, None);
+    assert_reads_only(&srv, &token);
+
+    let writer = cli_create_client(&srv.db, "idp", &[]);
+    let narrowed = srv.access_token(&writer, Some("scim:read"));
+    assert_reads_only(&srv, &narrowed);
+    // The same client's full token writes.
+    let full = srv.access_token(&writer, None);
+    call(&srv, &full, "POST", "/Users", Some(&json!({"schemas": [USER_SCHEMA], "userName": "w@example.com"}))).expect(201);
+}
+
+fn assert_reads_only(srv: &TestServer, ro: &str) {
+    let user = srv.create_user(&format!("reader-target-{}@example.com", uuid::Uuid::new_v4()));
     let uid = user["id"].as_str().unwrap().to_string();
-    let group = srv.create_group("Readers", &[&uid]);
+    let group = srv.create_group(&format!("Readers {uid}"), &[&uid]);
     let gid = group["id"].as_str().unwrap().to_string();
     let before = (srv.get(&format!("/Users/{uid}")).json, srv.get(&format!("/Groups/{gid}")).json);
+    let totals = (srv.get("/Users").total(), srv.get("/Groups").total());
 
     let paths = [
         "/Users".to_string(),
@@ -76,10 +102,10 @@ fn a_read_only_token_reads_and_is_refused_every_write() {
     for path in &paths {
         for method in METHODS {
             let body = body_for(method, path, &uid, &gid);
-            let r = call(&srv, &ro, method, path, body.as_ref());
+            let r = call(srv, ro, method, path, body.as_ref());
             let reads = matches!(method, "GET" | "HEAD") || (method == "POST" && path.ends_with("/.search"));
             if reads {
-                let rw = call(&srv, &srv.token, method, path, body.as_ref());
+                let rw = call(srv, &srv.token, method, path, body.as_ref());
                 assert_eq!(r.status, rw.status, "{method} {path}: read-only and read-write tokens differ");
                 assert_ne!(r.status, 403, "{method} {path}");
             } else {
@@ -89,6 +115,11 @@ fn a_read_only_token_reads_and_is_refused_every_write() {
                 assert!(r.json.get("scimType").is_none(), "{method} {path}: {}", r.json);
                 let detail = r.json["detail"].as_str().unwrap_or_default();
                 assert!(detail.contains("read-only"), "{method} {path}: {detail}");
+                assert_eq!(
+                    r.header("www-authenticate"),
+                    Some("Bearer realm=\"scimd\", error=\"insufficient_scope\", scope=\"scim:write\""),
+                    "RFC 6750 §3.1"
+                );
                 refused += 1;
             }
         }
@@ -97,12 +128,18 @@ fn a_read_only_token_reads_and_is_refused_every_write() {
 
     let after = (srv.get(&format!("/Users/{uid}")).json, srv.get(&format!("/Groups/{gid}")).json);
     assert_eq!(before, after, "nothing changed");
-    assert_eq!(srv.get("/Users").total(), 1);
-    assert_eq!(srv.get("/Groups").total(), 1);
+    let (users, groups) = (srv.get("/Users").total(), srv.get("/Groups").total());
+    assert_eq!((users, groups), totals, "nothing was created or deleted");
 
     // The same writes with the read-write token go through (the refusals above were the scope's).
     srv.patch(&format!("/Groups/{gid}"), &body_for("PATCH", "/Groups/x", &uid, &gid).unwrap()).expect(204);
     srv.post("/Bulk", &body_for("POST", "/Bulk", &uid, &gid).unwrap()).expect(200);
+    assert_eq!((srv.get("/Users").total(), srv.get("/Groups").total()), (users + 1, groups - 1));
+    srv.delete(&format!("/Users/{uid}")).expect(204);
+    let made = srv.filter("/Users", "userName eq \"ro-attempt@example.com\"").ids();
+    for id in made {
+        srv.delete(&format!("/Users/{id}")).expect(204);
+    }
 }
 
 /// `token list` shows the scope; a rotated read-only token stays read-only; a default token is read-write.

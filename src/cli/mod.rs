@@ -1,6 +1,7 @@
-//! Command-line interface: `scimd serve`, `scimd migrate`, `scimd token …`, `scimd schema …`.
+//! Command-line interface: `scimd serve`, `scimd migrate`, `scimd token …`, `scimd client …`, `scimd schema …`, ….
 
 mod backup;
+mod client;
 mod directory;
 pub mod logging;
 mod progress;
@@ -39,6 +40,12 @@ pub enum Command {
     /// Manage API tokens: create, list, revoke, rotate.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Manage OAuth 2.0 clients (client credentials for /oauth/token): create, list, revoke, rotate.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
+    /// Manage the keys that sign OAuth access tokens: list, rotate.
+    #[command(subcommand)]
+    SigningKey(client::SigningKeyCommand),
     /// Copy the database to FILE while the server runs (consistent, verified), for backups.
     Backup(backup::BackupArgs),
     /// Write every user with its groups as JSON or CSV (streamed: constant memory at any size).
@@ -64,6 +71,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Token(cmd) => token::run(&cli.database, cmd),
+        Command::Client(cmd) => client::run(&cli.database, cmd),
+        Command::SigningKey(cmd) => client::run_keys(&cli.database, cmd),
         Command::Schema(cmd) => schema::run(&cli.database, cmd),
         Command::Backup(args) => backup::run(&cli.database, args),
         Command::Export(args) => directory::export(&cli.database, args),

@@ -43,6 +43,9 @@ pub struct ServeArgs {
     /// The issuer's public key in PEM (RSA: RS256, EC P-256: ES256), or a file holding an HS256 shared secret.
     #[arg(long, env = "SCIMD_JWT_KEY_FILE", requires = "jwt_issuer")]
     pub jwt_key_file: Option<std::path::PathBuf>,
+    /// Lifetime of the OAuth access tokens issued at /oauth/token, from 1h to 6h.
+    #[arg(long, env = "SCIMD_OAUTH_TOKEN_LIFETIME", default_value = crate::oauth::DEFAULT_LIFETIME)]
+    pub oauth_token_lifetime: String,
     /// Seconds an RFC 9865 cursor (nextCursor/previousCursor) stays valid.
     #[arg(long, env = "SCIMD_CURSOR_TIMEOUT", default_value_t = 3600)]
     pub cursor_timeout: u32,
@@ -117,8 +120,23 @@ fn jwt_verifier(args: &ServeArgs) -> Result<Option<JwtVerifier>, String> {
     }
 }
 
+/// `--oauth-token-lifetime`, within the bounds Microsoft's gallery asks for.
+fn token_lifetime(text: &str) -> Result<std::time::Duration, String> {
+    let lifetime = tokens::parse_duration(text)?.to_std().map_err(|_| format!("invalid duration \"{text}\""))?;
+    let (min, max) = (crate::oauth::MIN_LIFETIME, crate::oauth::MAX_LIFETIME);
+    if lifetime < min || lifetime > max {
+        return Err(format!(
+            "--oauth-token-lifetime {text} is out of range: access tokens live from {} to {} hours",
+            min.as_secs() / 3600,
+            max.as_secs() / 3600
+        ));
+    }
+    Ok(lifetime)
+}
+
 pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
     let jwt = jwt_verifier(&args)?;
+    let oauth_token_lifetime = token_lifetime(&args.oauth_token_lifetime)?;
     // Checked before anything else starts: a bad certificate or key stops `serve` with one line naming it.
     let certificate = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(crate::http::tls::ReloadingCert::load(cert, key)?),
@@ -158,7 +176,10 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
         },
         auth_failure_limit: args.auth_failure_limit.max(1),
         auth_failure_window: std::time::Duration::from_secs(args.auth_failure_window.max(1)),
+        oauth_token_lifetime,
     };
+    // The key that signs OAuth access tokens: made on first start, shared by every process on this database.
+    crate::oauth::keys::ensure_signing_key(&store).map_err(|e| e.detail)?;
     let cursor_key = store.server_key("cursor").map_err(|e| e.detail)?;
     let cursor_key = hex::decode(cursor_key).map_err(|e| format!("the database's cursor key is damaged: {e}"))?;
     let ignore_unknown = args.unknown_attributes == UnknownAttributes::Ignore;
@@ -191,7 +212,7 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
             actix_web::rt::spawn(metrics);
         }
         if let Some(m) = minted {
-            println!("API token (shown once): {}", m.secret);
+            println!("API token (shown once): {}", m.secret.expose());
         }
         println!("SCIM base URL: {}", config.base_url);
         for a in &addrs {

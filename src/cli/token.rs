@@ -51,7 +51,7 @@ pub fn run(database: &str, cmd: TokenCommand) -> Result<(), String> {
                 minted.row.id,
                 minted.row.expires.as_deref().map(|e| format!(", expires {e}")).unwrap_or_default()
             );
-            println!("{}", minted.secret);
+            println!("{}", minted.secret.expose());
         }
         TokenCommand::List => {
             let rows = store.read(token_rows::list).map_err(|e| e.detail)?;
@@ -85,7 +85,7 @@ pub fn run(database: &str, cmd: TokenCommand) -> Result<(), String> {
                  The new one (id {}) is shown only once; store it now:",
                 old.name, old.id, minted.row.id
             );
-            println!("{}", minted.secret);
+            println!("{}", minted.secret.expose());
         }
     }
     Ok(())

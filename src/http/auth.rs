@@ -3,6 +3,8 @@
 use super::AppState;
 use crate::metrics::AuthFailure;
 use crate::scim::error::ScimError;
+use crate::oauth::Rejection;
+use crate::secret::Secret;
 use crate::tokens::{self, Refused, Scope};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -16,8 +18,12 @@ use actix_web::{web, ResponseError};
 pub enum Caller {
     /// An API token, by its id and name (`scimd token create --name …`), with what it may do.
     ApiToken { id: String, name: String, scope: Scope },
-    /// A JWT access token from the configured issuer, by its subject (read-write).
-    Jwt { subject: Option<String> },
+    /// An access token scimd issued (`POST /oauth/token`), by its OAuth client's id and name, with the scope
+    /// granted (never more than the client has now).
+    OAuthClient { client_id: String, name: String, scope: Scope },
+    /// A JWT access token from the configured external issuer, by its subject; read-only when its `scope` (or
+    /// `scp`) grants `scim:read` and not `scim:write`, else read-write.
+    Jwt { subject: Option<String>, scope: Scope },
     /// No credential, on an endpoint opened with `--public-discovery`.
     Anonymous,
 }
@@ -27,15 +33,15 @@ impl Caller {
     pub fn label(&self) -> String {
         match self {
             Caller::ApiToken { name, .. } => format!("token:{name}"),
-            Caller::Jwt { subject } => format!("jwt:{}", subject.as_deref().unwrap_or("-")),
+            Caller::OAuthClient { name, .. } => format!("client:{name}"),
+            Caller::Jwt { subject, .. } => format!("jwt:{}", subject.as_deref().unwrap_or("-")),
             Caller::Anonymous => "anonymous".to_string(),
         }
     }
 
     pub fn scope(&self) -> Scope {
         match self {
-            Caller::ApiToken { scope, .. } => *scope,
-            Caller::Jwt { .. } => Scope::ReadWrite,
+            Caller::ApiToken { scope, .. } | Caller::OAuthClient { scope, .. } | Caller::Jwt { scope, .. } => *scope,
             // Only discovery is open to anonymous callers, and only for reading.
             Caller::Anonymous => Scope::ReadOnly,
         }
@@ -86,7 +92,15 @@ pub async fn require_token(
                 ),
             );
             req.extensions_mut().insert(caller);
-            Ok(req.into_response(error.error_response()).map_into_right_body())
+            let mut response = error.error_response();
+            // RFC 6750 §3.1: the token is valid but its scope does not cover this request.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static(
+                    "Bearer realm=\"scimd\", error=\"insufficient_scope\", scope=\"scim:write\"",
+                ),
+            );
+            Ok(req.into_response(response).map_into_right_body())
         }
         Ok(caller) => {
             req.extensions_mut().insert(caller);
@@ -114,7 +128,17 @@ pub async fn require_token(
                     }
                     r
                 }
-                None => refused.error.error_response(),
+                None => {
+                    let mut r = refused.error.error_response();
+                    // RFC 6750 §3.1: a credential was presented and is not valid (none presented: no error code).
+                    if !matches!(refused.reason, AuthFailure::Missing | AuthFailure::Malformed) {
+                        r.headers_mut().insert(
+                            header::WWW_AUTHENTICATE,
+                            header::HeaderValue::from_static("Bearer realm=\"scimd\", error=\"invalid_token\""),
+                        );
+                    }
+                    r
+                }
             };
             Ok(req.into_response(response).map_into_right_body())
         }
@@ -130,21 +154,42 @@ async fn check(req: &ServiceRequest) -> Result<Caller, Refused> {
     if state.config.public_discovery && super::discovery::is_discovery_route(in_scope) {
         return Ok(Caller::Anonymous);
     }
-    // Only the header's value is handed on; it is never logged or echoed.
-    let token = tokens::credential(header)?.to_owned();
-    match &state.jwt {
-        // Not one of our API tokens, and an OAuth issuer is configured: a signed JWT access token.
-        Some(jwt) if !token.starts_with(tokens::TOKEN_PREFIX) => jwt
-            .verify(&token)
-            .map(|subject| Caller::Jwt { subject })
-            .map_err(|error| Refused { reason: AuthFailure::InvalidJwt, error }),
-        _ => authenticated_api_token(&state, token).await,
+    // Only the header's value is handed on, as a Secret; it is never logged or echoed.
+    let token = Secret::new(tokens::credential(header)?);
+    if token.expose().starts_with(tokens::TOKEN_PREFIX) {
+        return authenticated_api_token(&state, token).await;
+    }
+    // A JWT (three dot-separated parts): one scimd issued, or else one from the external issuer if configured.
+    if token.expose().split('.').count() != 3 {
+        return Err(Refused::new(AuthFailure::Unknown));
+    }
+    let server = state.clone();
+    let checked = {
+        let token = token.clone();
+        web::block(move || server.oauth.verify(token.expose()))
+            .await
+            .map_err(|e| Refused { reason: AuthFailure::Unknown, error: ScimError::internal(e) })?
+    };
+    match checked {
+        Ok(p) => Ok(Caller::OAuthClient { client_id: p.client_id, name: p.name, scope: p.scope }),
+        Err(Rejection::ClientRevoked) => Err(Refused::new(AuthFailure::Revoked)),
+        Err(Rejection::Invalid(why)) => {
+            log::debug!("access token refused: {why}");
+            Err(Refused::new(AuthFailure::InvalidJwt))
+        }
+        Err(Rejection::NotOurs) => match &state.jwt {
+            Some(jwt) => jwt
+                .verify(token.expose())
+                .map(|(subject, scope)| Caller::Jwt { subject, scope })
+                .map_err(|error| Refused { reason: AuthFailure::InvalidJwt, error }),
+            None => Err(Refused::new(AuthFailure::InvalidJwt)),
+        },
     }
 }
 
-async fn authenticated_api_token(state: &web::Data<AppState>, token: String) -> Result<Caller, Refused> {
+async fn authenticated_api_token(state: &web::Data<AppState>, token: Secret) -> Result<Caller, Refused> {
     let store = state.store.clone();
-    let row = web::block(move || tokens::authenticate(&store, &token))
+    let row = web::block(move || tokens::authenticate(&store, token.expose()))
         .await
         .map_err(|e| Refused { reason: AuthFailure::Unknown, error: ScimError::internal(e) })??;
     let caller = Caller::ApiToken { id: row.id.clone(), name: row.name.clone(), scope: Scope::from_stored(&row.scope) };

@@ -7,6 +7,7 @@ mod discovery;
 pub mod error;
 mod health;
 pub mod observe;
+mod oauth;
 mod resources;
 pub mod throttle;
 pub mod tls;
@@ -50,6 +51,20 @@ pub struct ServerConfig {
     /// Failed authentications per client address within `auth_failure_window` before 429.
     pub auth_failure_limit: u32,
     pub auth_failure_window: std::time::Duration,
+    /// Lifetime of the access tokens `/oauth/token` issues (1 to 6 hours).
+    pub oauth_token_lifetime: std::time::Duration,
+}
+
+impl ServerConfig {
+    /// The server's own URL: the base URL without the SCIM path prefix (`https://scim.example.com` for
+    /// `https://scim.example.com/scim/v2`). The OAuth issuer, and where `/oauth/token` and `/.well-known/…` are.
+    pub fn server_url(&self) -> String {
+        let base = self.base_url.trim_end_matches('/');
+        match base.strip_suffix(self.path_prefix.as_str()) {
+            Some(root) if !self.path_prefix.is_empty() => root.to_string(),
+            _ => base.to_string(),
+        }
+    }
 }
 
 /// Connection limits and timeouts: a client that sends slowly (slowloris), idles, or opens too many
@@ -88,6 +103,10 @@ pub struct AppState {
     pub jwt: Option<JwtVerifier>,
     /// Slows repeated failed authentication per client address.
     pub throttle: throttle::Throttle,
+    /// Slows repeated failed token requests per OAuth client id.
+    pub client_throttle: throttle::Throttle<String>,
+    /// The authorization server: issues and verifies OAuth access tokens.
+    pub oauth: crate::oauth::AuthorizationServer,
 }
 
 impl AppState {
@@ -103,7 +122,14 @@ impl AppState {
         let cursors = CursorCodec::new(cursor_key, config.cursor_timeout_secs);
         let directory = Directory::new(store.clone(), &config.base_url, cursors, schemas);
         let throttle = throttle::Throttle::new(config.auth_failure_limit, config.auth_failure_window);
-        AppState { store, directory, config, jwt, throttle }
+        let client_throttle = throttle::Throttle::<String>::new(config.auth_failure_limit, config.auth_failure_window);
+        let settings = crate::oauth::Settings {
+            issuer: config.server_url(),
+            audience: config.base_url.clone(),
+            lifetime: config.oauth_token_lifetime,
+        };
+        let oauth = crate::oauth::AuthorizationServer::new(store.clone(), settings);
+        AppState { store, directory, config, jwt, throttle, client_throttle, oauth }
     }
 }
 
@@ -218,6 +244,7 @@ pub fn serve(
             .wrap(from_fn(add_server_header))
             .wrap(from_fn(observe::observe))
             .configure(health::routes)
+            .configure(oauth::routes)
             .configure(|cfg| configure(cfg, &config))
             .default_service(web::to(not_found))
     })

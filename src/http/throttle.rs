@@ -5,6 +5,7 @@
 //! remembered; expired ones are dropped first, and if all are live the oldest goes.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -12,36 +13,37 @@ use std::time::{Duration, Instant};
 /// Most client addresses tracked at once.
 pub const MAX_TRACKED: usize = 10_000;
 
+/// Failures counted per key: a client address (SCIM authentication), or a client id (the token endpoint).
 #[derive(Debug)]
-pub struct Throttle {
+pub struct Throttle<K = IpAddr> {
     limit: u32,
     window: Duration,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    failures: Mutex<HashMap<K, (u32, Instant)>>,
 }
 
-impl Throttle {
-    pub fn new(limit: u32, window: Duration) -> Throttle {
-        Throttle { limit: limit.max(1), window, failures: Mutex::new(HashMap::new()) }
+impl<K: Eq + Hash + Clone> Throttle<K> {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self { limit: limit.max(1), window, failures: Mutex::new(HashMap::new()) }
     }
 
-    /// Records a failed authentication from `ip`. Returns how long the client should wait when it is over
+    /// Records a failed authentication under `key`. Returns how long the client should wait when it is over
     /// the limit (the answer is then 429 with `Retry-After`), None while it may still get a plain 401.
-    pub fn failed(&self, ip: IpAddr) -> Option<Duration> {
-        self.failed_at(ip, Instant::now())
+    pub fn failed(&self, key: K) -> Option<Duration> {
+        self.failed_at(key, Instant::now())
     }
 
-    fn failed_at(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+    fn failed_at(&self, key: K, now: Instant) -> Option<Duration> {
         let Ok(mut failures) = self.failures.lock() else { return None };
-        if failures.len() >= MAX_TRACKED && !failures.contains_key(&ip) {
+        if failures.len() >= MAX_TRACKED && !failures.contains_key(&key) {
             let window = self.window;
             failures.retain(|_, (_, since)| now.duration_since(*since) < window);
             if failures.len() >= MAX_TRACKED {
-                if let Some(oldest) = failures.iter().min_by_key(|(_, (_, since))| *since).map(|(ip, _)| *ip) {
+                if let Some(oldest) = failures.iter().min_by_key(|(_, (_, since))| *since).map(|(k, _)| k.clone()) {
                     failures.remove(&oldest);
                 }
             }
         }
-        let entry = failures.entry(ip).or_insert((0, now));
+        let entry = failures.entry(key).or_insert((0, now));
         if now.duration_since(entry.1) >= self.window {
             *entry = (0, now);
         }

@@ -15,6 +15,7 @@ pub mod backup;
 pub mod extensions;
 pub mod filter_sql;
 pub mod groups;
+pub mod oauth;
 pub mod keyset;
 pub mod listing;
 pub mod resources;

@@ -50,4 +50,46 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(api_tokens, users, groups, group_members);
+diesel::table! {
+    oauth_clients (id) {
+        id -> Text,
+        name -> Text,
+        scope -> Text,
+        created -> Text,
+        last_used -> Nullable<Text>,
+        revoked -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oauth_client_secrets (id) {
+        id -> Text,
+        client_id -> Text,
+        secret_hash -> Text,
+        created -> Text,
+        expires -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        private_key -> Text,
+        created -> Text,
+        retired -> Nullable<Text>,
+        expires -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(oauth_client_secrets -> oauth_clients (client_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
+    users,
+    groups,
+    group_members,
+    oauth_clients,
+    oauth_client_secrets,
+    signing_keys
+);

@@ -157,6 +157,39 @@ pub fn cli_create_token(db: &Path, name: &str, extra: &[&str]) -> String {
     token_from_stdout(&out)
 }
 
+/// An OAuth client as `client create` / `client rotate` printed it.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub id: String,
+    pub secret: String,
+}
+
+/// The `client_id: …` and `client_secret: …` lines `client create` / `client rotate` print on stdout.
+pub fn client_from_stdout(stdout: &str) -> OAuthClient {
+    let field = |name: &str| {
+        let values: Vec<&str> = stdout.lines().filter_map(|l| l.trim().strip_prefix(name)).map(str::trim).collect();
+        assert_eq!(values.len(), 1, "expected one {name} line in {stdout:?}");
+        values[0].to_string()
+    };
+    OAuthClient { id: field("client_id:"), secret: field("client_secret:") }
+}
+
+/// `client create --name <name> [extra]`, asserting success.
+pub fn cli_create_client(db: &Path, name: &str, extra: &[&str]) -> OAuthClient {
+    let mut args = vec!["client", "create", "--name", name];
+    args.extend_from_slice(extra);
+    let (st, out, err) = run_cli(db, &args);
+    assert!(st.success(), "client create failed: {st:?}\nstdout: {out}\nstderr: {err}");
+    assert!(!err.contains("scimdcs_"), "the secret goes to stdout only: {err}");
+    client_from_stdout(&out)
+}
+
+/// `Basic base64(id:secret)` (RFC 6749 §2.3.1; ids and secrets here need no form-encoding).
+pub fn basic_auth(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
@@ -436,6 +469,30 @@ impl TestServer {
 
     pub fn get(&self, path: &str) -> Resp {
         self.send("GET", path, &[], None)
+    }
+
+    /// `POST /oauth/token` with a form body and exactly the given extra headers.
+    pub fn token_request(&self, headers: &[(&str, &str)], form: &str) -> Resp {
+        let mut all: Vec<(&str, &str)> = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        all.extend_from_slice(headers);
+        raw(&self.agent, "POST", &format!("{}/oauth/token", self.origin), &all, Some(form.as_bytes()))
+    }
+
+    /// An access token for `client` (client_secret_basic), asserting 200.
+    #[track_caller]
+    pub fn access_token(&self, client: &OAuthClient, scope: Option<&str>) -> String {
+        let form = match scope {
+            Some(s) => format!("grant_type=client_credentials&scope={}", enc(s)),
+            None => "grant_type=client_credentials".to_string(),
+        };
+        let r = self.token_request(&[("Authorization", &basic_auth(&client.id, &client.secret))], &form);
+        assert_eq!(r.status, 200, "token request: {}", r.text);
+        r.json["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    /// GET `path` under the SCIM base with `Authorization: Bearer <token>`.
+    pub fn get_as(&self, token: &str, path: &str) -> Resp {
+        self.raw("GET", path, &[("Authorization", &format!("Bearer {token}"))], None)
     }
     pub fn delete(&self, path: &str) -> Resp {
         self.send("DELETE", path, &[], None)

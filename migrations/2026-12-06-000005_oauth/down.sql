@@ -1,0 +1,1 @@
+DROP TABLE signing_keys; DROP TABLE oauth_client_secrets; DROP TABLE oauth_clients;
