@@ -1154,6 +1154,8 @@ fn run() -> Result<Report, String> {
         scimd::tokens::create(&store, "bench", Some(chrono::Duration::hours(24)), scimd::tokens::Scope::ReadWrite)
             .map_err(|e| e.detail)?
             .secret
+            .expose()
+            .to_string()
     };
     let log = database.with_extension("server.log");
     let server = Server::start(&database, &log)?;

@@ -87,7 +87,14 @@ fn build() -> Metrics {
     Metrics {
         registry,
         token_requests,
-        requests, latency, auth_failures, write_queue, commit_batch, read_pool_wait, database_bytes }
+        requests,
+        latency,
+        auth_failures,
+        write_queue,
+        commit_batch,
+        read_pool_wait,
+        database_bytes,
+    }
 }
 
 /// The process's metrics.

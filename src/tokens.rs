@@ -3,13 +3,13 @@
 //! Format: `scimd_` + 64 hex characters (256 bits from a CSPRNG). The fixed prefix lets secret scanners
 //! recognise a leaked token; the high entropy makes a fast, unsalted hash safe (no dictionary to try).
 
+use crate::cache::TtlCache;
 use crate::metrics::AuthFailure;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::secret::Secret;
 use crate::store::tokens::{self as token_rows, TokenRow};
 use crate::store::{now_timestamp, timestamp, Store};
 use sha2::{Digest, Sha256};
-use crate::cache::TtlCache;
 use std::sync::OnceLock;
 
 pub const TOKEN_PREFIX: &str = "scimd_";

@@ -28,11 +28,7 @@ fn as_bearer(srv: &TestServer, token: &str, method: &str, path: &str, body: Opti
 fn assert_invalid_token(r: &Resp, what: &str) {
     assert_eq!(r.status, 401, "{what}: {}", r.text);
     assert_eq!(r.json["schemas"], json!([ERROR_SCHEMA]), "{what}");
-    assert_eq!(
-        r.header("www-authenticate"),
-        Some("Bearer realm=\"scimd\", error=\"invalid_token\""),
-        "{what}"
-    );
+    assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"scimd\", error=\"invalid_token\""), "{what}");
 }
 
 /// Polls until `token` is refused (a revocation reaches every process within a second), at most 5 s.
@@ -67,11 +63,15 @@ fn client_credentials_flow_end_to_end() {
     assert_eq!(meta.json["token_endpoint"], format!("{}/oauth/token", srv.origin));
     assert_eq!(meta.json["jwks_uri"], format!("{}/.well-known/jwks.json", srv.origin));
     assert_eq!(meta.json["grant_types_supported"], json!(["client_credentials"]));
-    assert_eq!(meta.json["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
+    assert_eq!(
+        meta.json["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post"])
+    );
     assert_eq!(meta.json["scopes_supported"], json!(["scim:read", "scim:write"]));
 
     // client_secret_basic.
-    let r = srv.token_request(&[("Authorization", &basic_auth(&client.id, &client.secret))], "grant_type=client_credentials");
+    let r = srv
+        .token_request(&[("Authorization", &basic_auth(&client.id, &client.secret))], "grant_type=client_credentials");
     r.expect(200);
     assert_eq!(r.json["token_type"], "Bearer");
     assert_eq!(r.json["expires_in"], 3600, "the default lifetime is one hour");
@@ -111,7 +111,8 @@ fn client_credentials_flow_end_to_end() {
     assert!(st.success(), "{err}");
     let third = client_from_stdout(&out);
     for old in [&client, &second] {
-        let r = srv.token_request(&[("Authorization", &basic_auth(&old.id, &old.secret))], "grant_type=client_credentials");
+        let r =
+            srv.token_request(&[("Authorization", &basic_auth(&old.id, &old.secret))], "grant_type=client_credentials");
         r.expect(401);
         assert_eq!(r.json["error"], "invalid_client");
     }
@@ -124,7 +125,8 @@ fn client_credentials_flow_end_to_end() {
     for token in [&basic_token, &post_token, &first_token, &second_token] {
         refused_soon(&srv, token, "a token of a revoked client");
     }
-    let r = srv.token_request(&[("Authorization", &basic_auth(&third.id, &third.secret))], "grant_type=client_credentials");
+    let r =
+        srv.token_request(&[("Authorization", &basic_auth(&third.id, &third.secret))], "grant_type=client_credentials");
     r.expect(401);
     assert_eq!(r.json["error"], "invalid_client");
     let (_, list, _) = run_cli(&srv.db, &["client", "list"]);
@@ -151,7 +153,10 @@ fn issued_tokens_verify_against_the_jwks_with_an_independent_library() {
     let keys = jwks.json["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     let jwk = &keys[0];
-    assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str(), jwk["alg"].as_str()), (Some("EC"), Some("P-256"), Some("ES256")));
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["crv"].as_str(), jwk["alg"].as_str()),
+        (Some("EC"), Some("P-256"), Some("ES256"))
+    );
     assert!(jwk.get("d").is_none(), "no private part is published");
 
     let parts: Vec<&str> = token.split('.').collect();
@@ -186,7 +191,8 @@ fn issued_tokens_verify_against_the_jwks_with_an_independent_library() {
 fn token_lifetime_is_configurable_from_one_to_six_hours() {
     let srv = TestServer::start_with(&["--oauth-token-lifetime", "6h"]);
     let client = cli_create_client(&srv.db, "long", &[]);
-    let r = srv.token_request(&[("Authorization", &basic_auth(&client.id, &client.secret))], "grant_type=client_credentials");
+    let r = srv
+        .token_request(&[("Authorization", &basic_auth(&client.id, &client.secret))], "grant_type=client_credentials");
     r.expect(200);
     assert_eq!(r.json["expires_in"], 21600);
     let claims = decode_part(r.json["access_token"].as_str().unwrap().split('.').nth(1).unwrap());
@@ -220,28 +226,137 @@ fn token_endpoint_answers_bad_requests_with_rfc6749_errors() {
     let secret_query = format!("?client_secret={}", client.secret);
 
     // (what, method, extra query, content type, Authorization, body, status, error)
-    let cases: Vec<(&str, &str, &str, &str, Option<String>, String, u16, &str)> = vec![
+    type Case<'a> = (&'a str, &'a str, &'a str, &'a str, Option<String>, String, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("wrong secret (basic)", "POST", "", form, Some(wrong_basic.clone()), cc.into(), 401, "invalid_client"),
         ("wrong secret (post)", "POST", "", form, None, post(&client.id, "scimdcs_nope"), 401, "invalid_client"),
         ("unknown client", "POST", "", form, Some(unknown_basic), cc.into(), 401, "invalid_client"),
         ("revoked client", "POST", "", form, Some(gone_basic), cc.into(), 401, "invalid_client"),
         ("no client authentication", "POST", "", form, None, cc.into(), 401, "invalid_client"),
-        ("a secret without a client id", "POST", "", form, None, format!("{cc}&client_secret={}", client.secret), 400, "invalid_request"),
+        (
+            "a secret without a client id",
+            "POST",
+            "",
+            form,
+            None,
+            format!("{cc}&client_secret={}", client.secret),
+            400,
+            "invalid_request",
+        ),
         ("malformed Basic", "POST", "", form, Some("Basic %%%".into()), cc.into(), 401, "invalid_client"),
         ("a Bearer header", "POST", "", form, Some("Bearer abc".into()), cc.into(), 401, "invalid_client"),
-        ("two authentication methods", "POST", "", form, Some(good_basic.clone()), post(&client.id, &client.secret), 400, "invalid_request"),
-        ("missing grant_type", "POST", "", form, Some(good_basic.clone()), "scope=scim%3Aread".into(), 400, "invalid_request"),
-        ("duplicated grant_type", "POST", "", form, Some(good_basic.clone()), format!("{cc}&{cc}"), 400, "invalid_request"),
-        ("duplicated client_id", "POST", "", form, None, format!("{}&client_id={}", post(&client.id, &client.secret), client.id), 400, "invalid_request"),
-        ("password grant", "POST", "", form, Some(good_basic.clone()), "grant_type=password&username=a&password=b".into(), 400, "unsupported_grant_type"),
-        ("authorization_code grant", "POST", "", form, Some(good_basic.clone()), "grant_type=authorization_code&code=x".into(), 400, "unsupported_grant_type"),
-        ("refresh_token grant", "POST", "", form, Some(good_basic.clone()), "grant_type=refresh_token&refresh_token=x".into(), 400, "invalid_grant"),
-        ("unknown scope", "POST", "", form, Some(good_basic.clone()), format!("{cc}&scope=scim%3Aadmin"), 400, "invalid_scope"),
-        ("read-only client asks to write", "POST", "", form, Some(reader_basic), format!("{cc}&scope=scim%3Awrite"), 400, "invalid_scope"),
-        ("JSON body", "POST", "", "application/json", Some(good_basic.clone()), r#"{"grant_type":"client_credentials"}"#.into(), 400, "invalid_request"),
+        (
+            "two authentication methods",
+            "POST",
+            "",
+            form,
+            Some(good_basic.clone()),
+            post(&client.id, &client.secret),
+            400,
+            "invalid_request",
+        ),
+        (
+            "missing grant_type",
+            "POST",
+            "",
+            form,
+            Some(good_basic.clone()),
+            "scope=scim%3Aread".into(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "duplicated grant_type",
+            "POST",
+            "",
+            form,
+            Some(good_basic.clone()),
+            format!("{cc}&{cc}"),
+            400,
+            "invalid_request",
+        ),
+        (
+            "duplicated client_id",
+            "POST",
+            "",
+            form,
+            None,
+            format!("{}&client_id={}", post(&client.id, &client.secret), client.id),
+            400,
+            "invalid_request",
+        ),
+        (
+            "password grant",
+            "POST",
+            "",
+            form,
+            Some(good_basic.clone()),
+            "grant_type=password&username=a&password=b".into(),
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            "authorization_code grant",
+            "POST",
+            "",
+            form,
+            Some(good_basic.clone()),
+            "grant_type=authorization_code&code=x".into(),
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            "refresh_token grant",
+            "POST",
+            "",
+            form,
+            Some(good_basic.clone()),
+            "grant_type=refresh_token&refresh_token=x".into(),
+            400,
+            "invalid_grant",
+        ),
+        (
+            "unknown scope",
+            "POST",
+            "",
+            form,
+            Some(good_basic.clone()),
+            format!("{cc}&scope=scim%3Aadmin"),
+            400,
+            "invalid_scope",
+        ),
+        (
+            "read-only client asks to write",
+            "POST",
+            "",
+            form,
+            Some(reader_basic),
+            format!("{cc}&scope=scim%3Awrite"),
+            400,
+            "invalid_scope",
+        ),
+        (
+            "JSON body",
+            "POST",
+            "",
+            "application/json",
+            Some(good_basic.clone()),
+            r#"{"grant_type":"client_credentials"}"#.into(),
+            400,
+            "invalid_request",
+        ),
         ("secret in the URL", "POST", &secret_query, form, Some(good_basic.clone()), cc.into(), 400, "invalid_request"),
         ("GET", "GET", "", form, Some(good_basic.clone()), String::new(), 405, "invalid_request"),
-        ("oversized body", "POST", "", form, Some(good_basic.clone()), format!("{cc}&pad={}", "x".repeat(20_000)), 413, "invalid_request"),
+        (
+            "oversized body",
+            "POST",
+            "",
+            form,
+            Some(good_basic.clone()),
+            format!("{cc}&pad={}", "x".repeat(20_000)),
+            413,
+            "invalid_request",
+        ),
     ];
     for (what, method, query, content_type, authorization, body, status, error) in &cases {
         let mut headers: Vec<(&str, &str)> = vec![("Content-Type", content_type)];
@@ -342,7 +457,8 @@ fn bad_access_tokens_are_refused() {
     );
     let mut more_scope = claims.clone();
     more_scope.sub = "someone-else".into();
-    let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(serde_json::to_vec(&more_scope).unwrap()), parts[2]);
+    let tampered =
+        format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(serde_json::to_vec(&more_scope).unwrap()), parts[2]);
 
     let cases: Vec<(&str, String)> = vec![
         ("alg none", unsigned),
@@ -350,12 +466,18 @@ fn bad_access_tokens_are_refused() {
         ("truncated signature", format!("{}.{}.{}", parts[0], parts[1], &parts[2][..20])),
         ("signed by an unknown key", sign_raw(&foreign_key, Algorithm::ES256, "at+jwt", &kid)),
         ("unknown kid", sign_raw(&server_key, Algorithm::ES256, "at+jwt", "not-a-key-of-ours")),
-        ("HS256 with the key id", sign_raw(&EncodingKey::from_secret(kid.as_bytes()), Algorithm::HS256, "at+jwt", &kid)),
+        (
+            "HS256 with the key id",
+            sign_raw(&EncodingKey::from_secret(kid.as_bytes()), Algorithm::HS256, "at+jwt", &kid),
+        ),
         ("typ JWT, not at+jwt", sign_raw(&server_key, Algorithm::ES256, "JWT", &kid)),
-        ("expired", with(&|c| {
-            c.iat = now - 7200;
-            c.exp = now - 3600;
-        })),
+        (
+            "expired",
+            with(&|c| {
+                c.iat = now - 7200;
+                c.exp = now - 3600;
+            }),
+        ),
         ("another audience", with(&|c| c.aud = "https://other.example/scim/v2".into())),
         ("another issuer", with(&|c| c.iss = "https://evil.example".into())),
         ("an unknown client", with(&|c| c.client_id = "no-such-client".into())),

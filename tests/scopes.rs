@@ -70,7 +70,8 @@ fn read_only_oauth_tokens_read_and_are_refused_every_write() {
     assert_reads_only(&srv, &narrowed);
     // The same client's full token writes.
     let full = srv.access_token(&writer, None);
-    call(&srv, &full, "POST", "/Users", Some(&json!({"schemas": [USER_SCHEMA], "userName": "w@example.com"}))).expect(201);
+    call(&srv, &full, "POST", "/Users", Some(&json!({"schemas": [USER_SCHEMA], "userName": "w@example.com"})))
+        .expect(201);
 }
 
 fn assert_reads_only(srv: &TestServer, ro: &str) {

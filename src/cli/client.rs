@@ -84,7 +84,8 @@ pub fn run(database: &str, cmd: ClientCommand) -> Result<(), String> {
                 "CLIENT ID", "NAME", "SCOPE", "CREATED", "LAST USED", "SECRETS"
             );
             for (client, secrets) in clients::list(&store).map_err(|e| e.detail)? {
-                let live = if client.revoked.is_some() { 0 } else { secrets.iter().filter(|s| s.is_live(&now)).count() };
+                let live =
+                    if client.revoked.is_some() { 0 } else { secrets.iter().filter(|s| s.is_live(&now)).count() };
                 println!(
                     "{:<36}  {:<20}  {:<10}  {:<24}  {:<24}  {:<7}  {}",
                     client.id,

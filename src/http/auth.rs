@@ -2,8 +2,8 @@
 
 use super::AppState;
 use crate::metrics::AuthFailure;
-use crate::scim::error::ScimError;
 use crate::oauth::Rejection;
+use crate::scim::error::ScimError;
 use crate::secret::Secret;
 use crate::tokens::{self, Refused, Scope};
 use actix_web::body::{EitherBody, MessageBody};

@@ -78,10 +78,8 @@ fn refuse(state: &AppState, req: &HttpRequest, error: OAuthError, status: u16) -
     match by_client.max(by_address) {
         Some(wait) => {
             let secs = wait.as_secs().max(1);
-            let throttled = OAuthError {
-                description: format!("too many failed token requests; retry in {secs} s"),
-                ..error
-            };
+            let throttled =
+                OAuthError { description: format!("too many failed token requests; retry in {secs} s"), ..error };
             let mut response = render_error(&throttled, 429);
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);

@@ -195,7 +195,8 @@ mod tests {
         let mut validation = jsonwebtoken::Validation::new(ALGORITHM);
         validation.required_spec_claims.clear();
         validation.validate_aud = false;
-        let claims: serde_json::Value = jsonwebtoken::decode(token.expose(), &key.decoding, &validation).unwrap().claims;
+        let claims: serde_json::Value =
+            jsonwebtoken::decode(token.expose(), &key.decoding, &validation).unwrap().claims;
         assert_eq!(claims["sub"], "x");
         // The published key carries no private part.
         let published = serde_json::to_value(&key.jwk).unwrap();

@@ -236,12 +236,10 @@ impl AuthorizationServer {
         match req.grant_type.as_str() {
             GRANT_TYPE => {}
             // No refresh token is ever issued here (RFC 6749 §4.4.3), so none presented can be valid.
-            "refresh_token" => {
-                return Err(with_client(OAuthError::new(
-                    ErrorCode::InvalidGrant,
-                    "this server issues no refresh tokens; ask for a new access token with grant_type=client_credentials",
-                )))
-            }
+            "refresh_token" => return Err(with_client(OAuthError::new(
+                ErrorCode::InvalidGrant,
+                "this server issues no refresh tokens; ask for a new access token with grant_type=client_credentials",
+            ))),
             other => {
                 return Err(with_client(OAuthError::new(
                     ErrorCode::UnsupportedGrantType,

@@ -59,7 +59,9 @@ fn basic_credentials(value: &str) -> Result<(String, Secret), OAuthError> {
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad("not base64"))?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad("not UTF-8"))?;
     let (id, secret) = decoded.split_once(':').ok_or_else(|| bad("no \":\" between client id and secret"))?;
-    let unescape = |s: &str| -> String { form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default() };
+    let unescape = |s: &str| -> String {
+        form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+    };
     Ok((unescape(id), Secret::new(unescape(secret))))
 }
 
@@ -94,7 +96,9 @@ pub fn parse(
         (Some(header), None) => {
             let (id, secret) = basic_credentials(header)?;
             if body_id.as_ref().is_some_and(|b| *b != id) {
-                return Err(OAuthError::request("client_id in the body differs from the one in the Authorization header"));
+                return Err(OAuthError::request(
+                    "client_id in the body differs from the one in the Authorization header",
+                ));
             }
             (id, secret, AuthMethod::Basic)
         }
@@ -134,30 +138,62 @@ mod tests {
 
     #[test]
     fn both_client_authentication_methods() {
-        let r = parse(FORM, Some(&basic("c1", "s%3A1")), "", b"grant_type=client_credentials&scope=scim%3Aread")
-            .unwrap();
+        let r =
+            parse(FORM, Some(&basic("c1", "s%3A1")), "", b"grant_type=client_credentials&scope=scim%3Aread").unwrap();
         assert_eq!((r.client_id.as_str(), r.client_secret.expose(), r.method), ("c1", "s:1", AuthMethod::Basic));
         assert_eq!(r.scope.as_deref(), Some("scim:read"));
         let r = parse(FORM, None, "", b"grant_type=client_credentials&client_id=c2&client_secret=s2").unwrap();
         assert_eq!((r.client_id.as_str(), r.client_secret.expose(), r.method), ("c2", "s2", AuthMethod::Post));
         assert!(!format!("{r:?}").contains("s2"), "the secret is redacted in Debug");
         // An empty parameter counts as omitted (RFC 6749 §3.1).
-        assert_eq!(parse(FORM, None, "", b"grant_type=client_credentials&client_id=c&client_secret=s&scope=").unwrap().scope, None);
+        assert_eq!(
+            parse(FORM, None, "", b"grant_type=client_credentials&client_id=c&client_secret=s&scope=").unwrap().scope,
+            None
+        );
     }
 
     #[test]
     fn malformed_requests() {
         let ok_body: &[u8] = b"grant_type=client_credentials&client_id=c&client_secret=s";
-        let cases: Vec<(Option<&str>, Option<String>, &str, &[u8], ErrorCode, u16)> = vec![
+        type Case<'a> = (Option<&'a str>, Option<String>, &'a str, &'a [u8], ErrorCode, u16);
+        let cases: Vec<Case> = vec![
             (FORM, None, "", b"client_id=c&client_secret=s", ErrorCode::InvalidRequest, 400),
-            (FORM, None, "", b"grant_type=client_credentials&grant_type=client_credentials&client_id=c&client_secret=s", ErrorCode::InvalidRequest, 400),
-            (FORM, None, "", b"grant_type=client_credentials&client_id=c&client_id=c&client_secret=s", ErrorCode::InvalidRequest, 400),
+            (
+                FORM,
+                None,
+                "",
+                b"grant_type=client_credentials&grant_type=client_credentials&client_id=c&client_secret=s",
+                ErrorCode::InvalidRequest,
+                400,
+            ),
+            (
+                FORM,
+                None,
+                "",
+                b"grant_type=client_credentials&client_id=c&client_id=c&client_secret=s",
+                ErrorCode::InvalidRequest,
+                400,
+            ),
             (FORM, None, "", b"grant_type=client_credentials&client_secret=s", ErrorCode::InvalidRequest, 400),
             (FORM, None, "", b"grant_type=client_credentials&client_id=c", ErrorCode::InvalidClient, 401),
             (FORM, Some(basic("c", "s")), "", ok_body, ErrorCode::InvalidRequest, 400),
-            (FORM, Some(basic("c", "s")), "", b"grant_type=client_credentials&client_id=other", ErrorCode::InvalidRequest, 400),
+            (
+                FORM,
+                Some(basic("c", "s")),
+                "",
+                b"grant_type=client_credentials&client_id=other",
+                ErrorCode::InvalidRequest,
+                400,
+            ),
             (FORM, Some("Basic !!!".into()), "", b"grant_type=client_credentials", ErrorCode::InvalidClient, 401),
-            (FORM, Some(format!("Basic {}", STANDARD.encode("no-colon"))), "", b"grant_type=client_credentials", ErrorCode::InvalidClient, 401),
+            (
+                FORM,
+                Some(format!("Basic {}", STANDARD.encode("no-colon"))),
+                "",
+                b"grant_type=client_credentials",
+                ErrorCode::InvalidClient,
+                401,
+            ),
             (FORM, Some("Bearer abc".into()), "", b"grant_type=client_credentials", ErrorCode::InvalidClient, 401),
             (FORM, None, "client_secret=s", ok_body, ErrorCode::InvalidRequest, 400),
             (Some("application/json"), None, "", ok_body, ErrorCode::InvalidRequest, 400),

@@ -90,11 +90,7 @@ pub fn list_clients(conn: &mut Conn) -> ScimResult<Vec<ClientRow>> {
 }
 
 pub fn find_client(conn: &mut Conn, id: &str) -> ScimResult<Option<ClientRow>> {
-    Ok(oauth_clients::table
-        .filter(oauth_clients::id.eq(id))
-        .select(ClientRow::as_select())
-        .first(conn)
-        .optional()?)
+    Ok(oauth_clients::table.filter(oauth_clients::id.eq(id)).select(ClientRow::as_select()).first(conn).optional()?)
 }
 
 /// A client by id, or else by name (names are unique among clients that are not revoked; a revoked client's name
