@@ -6,6 +6,7 @@
 //! - [`cli`]: the `scimd` subcommands.
 
 pub mod cache;
+pub mod caller;
 pub mod cli;
 pub mod directory;
 pub mod http;

@@ -1604,13 +1604,14 @@ impl TestDirectory {
     /// Replaces all users by one per entry of `emails`; returns (id, stored emails) of each.
     fn reset_users(&mut self, emails: &[Vec<Value>]) -> Vec<(String, Vec<Value>)> {
         for id in self.ids.drain(..) {
-            self.dir.delete(Kind::User, &id, None).expect("delete");
+            self.dir.delete(&fuzz_caller(), Kind::User, &id, None).expect("delete");
         }
         let mut out = Vec::new();
         for e in emails {
             self.next_user += 1;
             let body = json!({ "schemas": [USER], "userName": format!("user{}", self.next_user), "emails": e });
-            let created = self.dir.create(Kind::User, &body, &AttrSelection::default()).expect("user is created");
+            let created =
+                self.dir.create(&fuzz_caller(), Kind::User, &body, &AttrSelection::default()).expect("user is created");
             let stored = created.body["emails"].as_array().cloned().unwrap_or_default();
             self.ids.push(created.id.clone());
             out.push((created.id, stored));
@@ -1846,4 +1847,9 @@ fn zz_report_counts() {
     ] {
         report(c);
     }
+}
+
+/// The caller the in-process directory harness writes as.
+fn fuzz_caller() -> scimd::caller::Caller {
+    scimd::caller::Caller::ApiToken { id: "fuzz".into(), name: "fuzz".into(), scope: scimd::tokens::Scope::ReadWrite }
 }

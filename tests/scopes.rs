@@ -43,6 +43,30 @@ fn body_for(method: &str, path: &str, user: &str, group: &str) -> Option<Value> 
     }
 }
 
+/// A concrete path for every route the router has (`scimd::http::scim_route_patterns`, recorded as the routes
+/// are registered), so a route added later is walked here without editing this test; plus paths no route
+/// matches.
+fn every_route(uid: &str, gid: &str) -> Vec<String> {
+    let patterns = scimd::http::scim_route_patterns();
+    assert!(patterns.len() >= 15, "{patterns:?}");
+    let mut paths: Vec<String> = patterns
+        .iter()
+        .map(|pattern| {
+            let id = if pattern.starts_with("/Groups") { gid } else { uid };
+            let filled = pattern
+                .replace("{id}", id)
+                .replace("{urn}", USER_SCHEMA)
+                .replace("{name}", "User")
+                .replace("{endpoint:Me}", "Me")
+                .replace("{rest:.*}", "x");
+            assert!(!filled.contains('{'), "a new route pattern {pattern}: say here what to put in it");
+            filled
+        })
+        .collect();
+    paths.extend(["/NoSuchEndpoint".to_string(), format!("/Users/{uid}/extra"), "/NoSuch/.search".to_string()]);
+    paths
+}
+
 /// Every method on every route: a read-only credential gets exactly what a read-write token gets for reads,
 /// and 403 for everything else; afterwards nothing has changed.
 #[test]
@@ -82,23 +106,7 @@ fn assert_reads_only(srv: &TestServer, ro: &str) {
     let before = (srv.get(&format!("/Users/{uid}")).json, srv.get(&format!("/Groups/{gid}")).json);
     let totals = (srv.get("/Users").total(), srv.get("/Groups").total());
 
-    let paths = [
-        "/Users".to_string(),
-        format!("/Users/{uid}"),
-        "/Users/.search".to_string(),
-        "/Groups".to_string(),
-        format!("/Groups/{gid}"),
-        "/Groups/.search".to_string(),
-        "/.search".to_string(),
-        "/Bulk".to_string(),
-        "/ServiceProviderConfig".to_string(),
-        "/Schemas".to_string(),
-        format!("/Schemas/{USER_SCHEMA}"),
-        "/ResourceTypes".to_string(),
-        "/ResourceTypes/User".to_string(),
-        "/Me".to_string(),
-        "/NoSuchEndpoint".to_string(),
-    ];
+    let paths = every_route(&uid, &gid);
     let mut refused = 0;
     for path in &paths {
         for method in METHODS {
@@ -125,7 +133,8 @@ fn assert_reads_only(srv: &TestServer, ro: &str) {
             }
         }
     }
-    assert_eq!(refused, paths.len() * 5 - 3, "every non-read method on every path");
+    let searches = paths.iter().filter(|p| p.ends_with("/.search")).count();
+    assert_eq!(refused, paths.len() * 5 - searches, "every non-read method on every path");
 
     let after = (srv.get(&format!("/Users/{uid}")).json, srv.get(&format!("/Groups/{gid}")).json);
     assert_eq!(before, after, "nothing changed");
@@ -172,4 +181,54 @@ fn scope_is_listed_and_survives_rotation() {
         call(&srv, token, "POST", "/Users", Some(&json!({"schemas": [USER_SCHEMA], "userName": "x@example.com"})))
             .expect(403);
     }
+}
+
+/// Defence in depth: the directory itself refuses every write of a read-only caller, whatever route (present
+/// or future) it came by; the HTTP middleware is not the only check.
+#[test]
+fn the_directory_refuses_writes_of_a_read_only_caller() {
+    use scimd::caller::Caller;
+    use scimd::directory::{Directory, Kind, SchemaRegistry};
+    use scimd::scim::cursor::CursorCodec;
+    use scimd::scim::schema::AttrSelection;
+    use scimd::store::{Store, StoreOptions};
+    use scimd::tokens::Scope;
+    let dir = TempDir::new("directory-scope");
+    let store = Store::open(dir.db().to_str().unwrap(), &StoreOptions::default()).unwrap();
+    let schemas = SchemaRegistry::open(store.clone(), false).unwrap();
+    let directory = Directory::new(store, "http://127.0.0.1/scim/v2", CursorCodec::new(&[7u8; 32], 3600), schemas);
+    let writer = Caller::OAuthClient { client_id: "c1".into(), name: "idp".into(), scope: Scope::ReadWrite };
+    let sel = AttrSelection::default();
+    let body = json!({"schemas": [USER_SCHEMA], "userName": "dir@example.com"});
+    let id = directory.create(&writer, Kind::User, &body, &sel).unwrap().id;
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "x"}]});
+    let bulk = scimd::scim::bulk::parse_bulk_request(
+        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": [{"method": "DELETE", "path": format!("/Users/{id}")}]}),
+        10,
+    )
+    .unwrap();
+    let readers = [
+        Caller::ApiToken { id: "t".into(), name: "ro".into(), scope: Scope::ReadOnly },
+        Caller::OAuthClient { client_id: "c2".into(), name: "ro".into(), scope: Scope::ReadOnly },
+        Caller::Jwt { subject: None, scope: Scope::ReadOnly },
+        Caller::Anonymous,
+    ];
+    for reader in &readers {
+        let refusals = [
+            directory
+                .create(reader, Kind::User, &json!({"schemas": [USER_SCHEMA], "userName": "n@example.com"}), &sel)
+                .err(),
+            directory.replace(reader, Kind::User, &id, &body, None, &sel).err(),
+            directory.patch(reader, Kind::User, &id, &patch, None, Some(&sel)).err(),
+            directory.delete(reader, Kind::User, &id, None).err(),
+            directory.bulk(reader, &bulk).err(),
+        ];
+        for (i, refusal) in refusals.into_iter().enumerate() {
+            let e = refusal.unwrap_or_else(|| panic!("{reader:?}: write {i} went through"));
+            assert_eq!((e.status, e.scim_type), (403, None), "{reader:?}: write {i}");
+        }
+    }
+    directory.delete(&writer, Kind::User, &id, None).unwrap();
 }

@@ -5,6 +5,7 @@
 //! commits; chunks keep SQLite's savepoint journal (and so memory) small, and let other writers in between.
 
 use super::{Directory, Kind, NewResource};
+use crate::caller::Caller;
 use crate::scim::bulk::{self, BulkRequest, Checked, Endpoint, Method, OpResult};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::meta::etag;
@@ -35,7 +36,8 @@ struct Done {
 impl Directory {
     /// Runs a parsed bulk request and returns one result per operation run, in the order they ran.
     /// Operations after the `failOnErrors`-th error are not run and not reported (RFC 7644 §3.7.3).
-    pub fn bulk(&self, request: &BulkRequest) -> ScimResult<Vec<OpResult>> {
+    pub fn bulk(&self, caller: &Caller, request: &BulkRequest) -> ScimResult<Vec<OpResult>> {
+        caller.may_write("POST")?;
         let plan = bulk::plan(&request.operations);
         let sc = self.schemas.current();
         // bulkId -> the id of the resource its POST created, and the errors so far, across chunks.

@@ -1,6 +1,7 @@
 //! The directory: Users and Groups as SCIM resources. Each operation validates with the protocol layer
 //! (`scim`), changes the store in one transaction (all of it or nothing), and renders the result.
 
+use crate::caller::Caller;
 use crate::scim::cursor::{query_fingerprint, Cursor, CursorCodec, Side};
 use crate::scim::error::{ScimError, ScimResult, ScimType};
 use crate::scim::filter::matches_element;
@@ -547,7 +548,8 @@ impl Directory {
         resources::get(conn, kind.table(), id)?.ok_or_else(|| not_found(kind, id))
     }
 
-    pub fn create(&self, kind: Kind, body: &Value, sel: &AttrSelection) -> ScimResult<Rendered> {
+    pub fn create(&self, caller: &Caller, kind: Kind, body: &Value, sel: &AttrSelection) -> ScimResult<Rendered> {
+        caller.may_write("POST")?;
         // Validation runs before the writer is taken: the single writer only does the writing.
         let sc = self.schemas.current();
         let new = NewResource::prepare(&sc, kind, body)?;
@@ -690,12 +692,14 @@ impl Directory {
     /// PUT (RFC 7644 §3.5.1): the body replaces every writable attribute; read-only ones are ignored.
     pub fn replace(
         &self,
+        caller: &Caller,
         kind: Kind,
         id: &str,
         body: &Value,
         if_match: Option<&str>,
         sel: &AttrSelection,
     ) -> ScimResult<Rendered> {
+        caller.may_write("PUT")?;
         let sc = self.schemas.current();
         let doc = sc.normalize(kind.resource_type(&sc), body)?;
         self.store
@@ -758,12 +762,14 @@ impl Directory {
     /// PATCH (RFC 7644 §3.5.2): all operations apply, or none. A PATCH that changes nothing keeps the version.
     pub fn patch(
         &self,
+        caller: &Caller,
         kind: Kind,
         id: &str,
         body: &Value,
         if_match: Option<&str>,
         sel: Option<&AttrSelection>,
     ) -> ScimResult<Patched> {
+        caller.may_write("PATCH")?;
         let ops = parse_patch_request(body)?;
         let sc = self.schemas.current();
         self.store.write(|conn| self.patch_in(conn, &sc, kind, id, ops, if_match, sel))
@@ -805,7 +811,8 @@ impl Directory {
         self.finish_write(conn, sc, kind, row, &doc, changed, sel)
     }
 
-    pub fn delete(&self, kind: Kind, id: &str, if_match: Option<&str>) -> ScimResult<()> {
+    pub fn delete(&self, caller: &Caller, kind: Kind, id: &str, if_match: Option<&str>) -> ScimResult<()> {
+        caller.may_write("DELETE")?;
         self.store.write(|conn| Self::delete_in(conn, kind, id, if_match))
     }
 

@@ -1,6 +1,7 @@
 //! Authentication as middleware around the whole SCIM scope, so that no route can forget it.
 
 use super::AppState;
+pub use crate::caller::Caller;
 use crate::metrics::AuthFailure;
 use crate::oauth::Rejection;
 use crate::scim::error::ScimError;
@@ -11,42 +12,6 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
-
-/// Who is calling, as authentication established it: handed to handlers (and the access log) through the
-/// request's extensions. Never holds a secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
-    /// An API token, by its id and name (`scimd token create --name …`), with what it may do.
-    ApiToken { id: String, name: String, scope: Scope },
-    /// An access token scimd issued (`POST /oauth/token`), by its OAuth client's id and name, with the scope
-    /// granted (never more than the client has now).
-    OAuthClient { client_id: String, name: String, scope: Scope },
-    /// A JWT access token from the configured external issuer, by its subject; read-only when its `scope` (or
-    /// `scp`) grants `scim:read` and not `scim:write`, else read-write.
-    Jwt { subject: Option<String>, scope: Scope },
-    /// No credential, on an endpoint opened with `--public-discovery`.
-    Anonymous,
-}
-
-impl Caller {
-    /// How the access log names the caller.
-    pub fn label(&self) -> String {
-        match self {
-            Caller::ApiToken { name, .. } => format!("token:{name}"),
-            Caller::OAuthClient { name, .. } => format!("client:{name}"),
-            Caller::Jwt { subject, .. } => format!("jwt:{}", subject.as_deref().unwrap_or("-")),
-            Caller::Anonymous => "anonymous".to_string(),
-        }
-    }
-
-    pub fn scope(&self) -> Scope {
-        match self {
-            Caller::ApiToken { scope, .. } | Caller::OAuthClient { scope, .. } | Caller::Jwt { scope, .. } => *scope,
-            // Only discovery is open to anonymous callers, and only for reading.
-            Caller::Anonymous => Scope::ReadOnly,
-        }
-    }
-}
 
 /// Whether a request only reads: GET, HEAD, or a POST to a `.search` endpoint (RFC 7644 §3.4.3). Decided
 /// here, for every route at once, so that a new write route cannot forget the read-only check.
@@ -82,15 +47,7 @@ pub async fn require_token(
         // (An anonymous caller only reaches discovery, whose routes answer a write with 405 themselves.)
         Ok(caller) if caller != Caller::Anonymous && caller.scope() == Scope::ReadOnly && !only_reads(&req) => {
             // RFC 7644 §3.12: 403, the operation is not permitted with this authorization.
-            let error = ScimError::new(
-                403,
-                None,
-                format!(
-                    "this credential is read-only (scope {}): it may GET and search, not {} here",
-                    Scope::ReadOnly.as_str(),
-                    req.method()
-                ),
-            );
+            let error = caller.may_write(req.method().as_str()).expect_err("a read-only caller");
             req.extensions_mut().insert(caller);
             let mut response = error.error_response();
             // RFC 6750 §3.1: the token is valid but its scope does not cover this request.

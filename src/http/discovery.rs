@@ -14,7 +14,7 @@ where
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    web::resource(path)
+    super::scim_resource(path)
         .route(web::get().to(handler.clone()))
         .route(web::head().to(handler))
         .default_service(super::method_not_allowed("GET, HEAD"))

@@ -166,6 +166,41 @@ async fn not_implemented(req: actix_web::HttpRequest) -> Result<HttpResponse, Sc
     Err(ScimError::not_implemented(format!("/{what} is not supported by this server")))
 }
 
+/// The patterns of every resource registered under the SCIM prefix, as `scim_resource` recorded them.
+static SCIM_ROUTES: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// A resource under the SCIM prefix. Every SCIM route is made here, so that the route table
+/// (`scim_route_patterns`) is the router's own, and tests that walk every route (the read-only scope on every
+/// write, 405s) cannot miss a new one.
+fn scim_resource(pattern: &str) -> actix_web::Resource {
+    if let Ok(mut routes) = SCIM_ROUTES.lock() {
+        routes.insert(pattern.to_string());
+    }
+    web::resource(pattern)
+}
+
+/// Every route pattern under the SCIM prefix (relative to it), read from the router as `configure` builds it.
+pub fn scim_route_patterns() -> Vec<String> {
+    let config = ServerConfig {
+        base_url: "http://127.0.0.1/scim/v2".into(),
+        path_prefix: "/scim/v2".into(),
+        public_discovery: false,
+        max_body_bytes: 1 << 20,
+        max_results: 1000,
+        cursor_timeout_secs: 3600,
+        bulk_max_operations: 1000,
+        bulk_max_bytes: 4 << 20,
+        limits: Limits::default(),
+        auth_failure_limit: 20,
+        auth_failure_window: std::time::Duration::from_secs(60),
+        oauth_token_lifetime: crate::oauth::MIN_LIFETIME,
+    };
+    // `App::configure` runs the closure at once: building the app registers (and records) every route.
+    let _app = App::new().configure(|cfg| configure(cfg, &config));
+    SCIM_ROUTES.lock().map(|routes| routes.iter().cloned().collect()).unwrap_or_default()
+}
+
 /// Adds the SCIM routes under `config.path_prefix`; every one of them passes through authentication.
 pub fn configure(cfg: &mut web::ServiceConfig, config: &ServerConfig) {
     let scope = web::scope(&config.path_prefix)
@@ -173,8 +208,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, config: &ServerConfig) {
         .configure(discovery::routes)
         .configure(resources::routes)
         .service(bulk::resource(config))
-        .route("/{endpoint:Me}", web::to(not_implemented))
-        .route("/{endpoint:Me}/{rest:.*}", web::to(not_implemented))
+        .service(scim_resource("/{endpoint:Me}").to(not_implemented))
+        .service(scim_resource("/{endpoint:Me}/{rest:.*}").to(not_implemented))
         .default_service(web::to(not_found));
     cfg.service(scope);
 }

@@ -1,5 +1,6 @@
 //! /Users and /Groups (RFC 7644 §3.3–§3.6): parse, call the directory, render.
 
+use super::auth::Caller;
 use super::body::ScimJson;
 use super::error::SCIM_CONTENT_TYPE;
 use super::{blocking, scim_response, AppState};
@@ -16,29 +17,31 @@ use std::time::{Duration, Instant};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/.search").route(web::post().to(root_search)).default_service(super::method_not_allowed("POST")),
+        super::scim_resource("/.search")
+            .route(web::post().to(root_search))
+            .default_service(super::method_not_allowed("POST")),
     );
     for kind in [Kind::User, Kind::Group] {
         let base = format!("/{}", kind.endpoint());
         cfg.service(
-            web::resource(base.clone())
+            super::scim_resource(&base)
                 .route(web::get().to(move |s, r| list(kind, s, r)))
                 .route(web::head().to(move |s, r| list(kind, s, r)))
-                .route(web::post().to(move |s, r, b| create(kind, s, r, b)))
+                .route(web::post().to(move |s, r, c, b| create(kind, s, r, c, b)))
                 .default_service(super::method_not_allowed("GET, HEAD, POST")),
         )
         .service(
-            web::resource(format!("{base}/.search"))
+            super::scim_resource(&format!("{base}/.search"))
                 .route(web::post().to(move |s, r, b| search(kind, s, r, b)))
                 .default_service(super::method_not_allowed("POST")),
         )
         .service(
-            web::resource(format!("{base}/{{id}}"))
+            super::scim_resource(&format!("{base}/{{id}}"))
                 .route(web::get().to(move |s, r, p| get(kind, s, r, p)))
                 .route(web::head().to(move |s, r, p| get(kind, s, r, p)))
-                .route(web::put().to(move |s, r, p, b| replace(kind, s, r, p, b)))
-                .route(web::patch().to(move |s, r, p, b| patch(kind, s, r, p, b)))
-                .route(web::delete().to(move |s, r, p| delete(kind, s, r, p)))
+                .route(web::put().to(move |s, r, c, p, b| replace(kind, s, r, c, p, b)))
+                .route(web::patch().to(move |s, r, c, p, b| patch(kind, s, r, c, p, b)))
+                .route(web::delete().to(move |s, r, c, p| delete(kind, s, r, c, p)))
                 .default_service(super::method_not_allowed("GET, HEAD, PUT, PATCH, DELETE")),
         );
     }
@@ -170,10 +173,16 @@ async fn next_part(received: &Arc<Mutex<Receiver<ScimResult<BodyPart>>>>) -> Opt
     web::block(move || received.lock().ok()?.recv().ok()).await.ok().flatten()
 }
 
-async fn create(kind: Kind, state: web::Data<AppState>, req: HttpRequest, body: ScimJson) -> ScimResult<HttpResponse> {
+async fn create(
+    kind: Kind,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Caller,
+    body: ScimJson,
+) -> ScimResult<HttpResponse> {
     let sel = selection(&req)?.unwrap_or_default();
     let directory = state.directory.clone();
-    let rendered = blocking(move || directory.create(kind, &body.0, &sel)).await?;
+    let rendered = blocking(move || directory.create(&caller, kind, &body.0, &sel)).await?;
     let mut response = resource_response(StatusCode::CREATED, &rendered);
     let location = state.directory.location(kind, &rendered.id);
     if let Ok(value) = header::HeaderValue::from_str(&location) {
@@ -205,6 +214,7 @@ async fn replace(
     kind: Kind,
     state: web::Data<AppState>,
     req: HttpRequest,
+    caller: Caller,
     id: web::Path<String>,
     body: ScimJson,
 ) -> ScimResult<HttpResponse> {
@@ -212,7 +222,7 @@ async fn replace(
     let if_match = header_value(&req, header::IF_MATCH);
     let directory = state.directory.clone();
     let id = id.into_inner();
-    let rendered = blocking(move || directory.replace(kind, &id, &body.0, if_match.as_deref(), &sel)).await?;
+    let rendered = blocking(move || directory.replace(&caller, kind, &id, &body.0, if_match.as_deref(), &sel)).await?;
     Ok(resource_response(StatusCode::OK, &rendered))
 }
 
@@ -220,6 +230,7 @@ async fn patch(
     kind: Kind,
     state: web::Data<AppState>,
     req: HttpRequest,
+    caller: Caller,
     id: web::Path<String>,
     body: ScimJson,
 ) -> ScimResult<HttpResponse> {
@@ -233,7 +244,8 @@ async fn patch(
     let if_match = header_value(&req, header::IF_MATCH);
     let directory = state.directory.clone();
     let id = id.into_inner();
-    let patched = blocking(move || directory.patch(kind, &id, &body.0, if_match.as_deref(), sel.as_ref())).await?;
+    let patched =
+        blocking(move || directory.patch(&caller, kind, &id, &body.0, if_match.as_deref(), sel.as_ref())).await?;
     Ok(match patched.rendered {
         Some(rendered) => resource_response(StatusCode::OK, &rendered),
         None => with_etag(HttpResponse::NoContent().finish(), patched.version),
@@ -244,11 +256,12 @@ async fn delete(
     kind: Kind,
     state: web::Data<AppState>,
     req: HttpRequest,
+    caller: Caller,
     id: web::Path<String>,
 ) -> ScimResult<HttpResponse> {
     let if_match = header_value(&req, header::IF_MATCH);
     let directory = state.directory.clone();
     let id = id.into_inner();
-    blocking(move || directory.delete(kind, &id, if_match.as_deref())).await?;
+    blocking(move || directory.delete(&caller, kind, &id, if_match.as_deref())).await?;
     Ok(HttpResponse::NoContent().finish())
 }
