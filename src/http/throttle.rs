@@ -78,6 +78,16 @@ mod tests {
     }
 
     #[test]
+    fn keyed_by_client_id() {
+        let t = Throttle::<String>::new(2, Duration::from_secs(60));
+        let start = Instant::now();
+        assert_eq!(t.failed_at("client-a".into(), start), None);
+        assert_eq!(t.failed_at("client-a".into(), start), None);
+        assert_eq!(t.failed_at("client-a".into(), start), Some(Duration::from_secs(60)));
+        assert_eq!(t.failed_at("client-b".into(), start), None, "another client id is counted apart");
+    }
+
+    #[test]
     fn memory_is_bounded() {
         let t = Throttle::new(1, Duration::from_secs(60));
         let start = Instant::now();
