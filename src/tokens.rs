@@ -240,8 +240,12 @@ pub fn authenticate(store: &Store, token: &str) -> Result<TokenRow, Refused> {
 
 /// `last_used` is recorded at most once a minute per token, so that reads don't each cost a durable write.
 pub fn use_is_stale(row: &TokenRow) -> bool {
-    row.last_used
-        .as_deref()
+    stale(row.last_used.as_deref())
+}
+
+/// Whether a `last_used` timestamp is missing or more than a minute old.
+pub fn stale(last_used: Option<&str>) -> bool {
+    last_used
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .is_none_or(|t| chrono::Utc::now().signed_duration_since(t) > chrono::Duration::seconds(60))
 }

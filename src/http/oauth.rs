@@ -61,21 +61,26 @@ fn count(outcome: &'static str) {
 /// with `Retry-After` once either is over the limit. A request with valid credentials never gets here.
 fn refuse(state: &AppState, req: &HttpRequest, error: OAuthError, status: u16) -> HttpResponse {
     count(error.code.as_str());
-    let client = error.client_id.as_deref().map(clip);
-    log::warn!(
+    let peer = req.peer_addr().map(|a| a.ip());
+    let throttled = if error.code == ErrorCode::ServerError {
+        None
+    } else {
+        let by_client = error.client_id.clone().and_then(|id| state.client_throttle.failed(id));
+        let by_address = peer.and_then(|ip| state.throttle.failed(ip));
+        by_client.max(by_address)
+    };
+    // Once throttled, a flood of failures is not logged line by line (the access log and the metric count it).
+    let level = if throttled.is_some() { log::Level::Debug } else { log::Level::Warn };
+    log::log!(
+        level,
         "token request refused: {}: {}{} (client_id {:?}, from {})",
         error.code.as_str(),
         error.description,
         error.reason.map(|r| format!(" [{r}]")).unwrap_or_default(),
-        client.as_deref().unwrap_or("-"),
-        req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()
+        error.client_id.as_deref().map(clip).as_deref().unwrap_or("-"),
+        peer.map(|ip| ip.to_string()).unwrap_or_default()
     );
-    if error.code == ErrorCode::ServerError {
-        return render_error(&error, status);
-    }
-    let by_client = error.client_id.clone().and_then(|id| state.client_throttle.failed(id));
-    let by_address = req.peer_addr().and_then(|peer| state.throttle.failed(peer.ip()));
-    match by_client.max(by_address) {
+    match throttled {
         Some(wait) => {
             let secs = wait.as_secs().max(1);
             let throttled =

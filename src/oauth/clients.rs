@@ -132,7 +132,9 @@ pub fn authenticate(store: &Store, id: &str, secret: &Secret) -> ScimResult<Resu
             Some(_) => Ok(Ok(client)),
         }
     })?;
-    if let Ok(client) = &found {
+    // Recorded at most once a minute, like an API token's, so that a client asking for a token on every request
+    // does not cost a durable write each time.
+    if let Some(client) = found.as_ref().ok().filter(|c| crate::tokens::stale(c.last_used.as_deref())) {
         let when = now_timestamp();
         if let Err(e) = store.write(|c| rows::touch_client(c, &client.id, &when)) {
             log::warn!("could not record the use of OAuth client {}: {e}", client.id);
