@@ -164,13 +164,13 @@ impl Directory {
             Method::Put => {
                 let id = id()?;
                 let doc = sc.normalize(kind.resource_type(sc), body()?)?;
-                let done = self.replace_in(conn, sc, kind, &id, doc, version, None)?;
+                let done = self.replace_in(conn, sc, kind, &id, &doc, version, None)?;
                 Ok(Done { status: 200, location: self.location(kind, &id), version: Some(done.version) })
             }
             Method::Patch => {
                 let id = id()?;
                 let ops = parse_patch_request(body()?)?;
-                let done = self.patch_in(conn, sc, kind, &id, ops, version, None)?;
+                let done = self.patch_in(conn, sc, kind, &id, &ops, version, None)?;
                 // As for a single PATCH: a User answers 200, a Group 204 (see README).
                 let status = if kind == Kind::User { 200 } else { 204 };
                 Ok(Done { status, location: self.location(kind, &id), version: Some(done.version) })

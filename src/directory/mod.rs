@@ -703,7 +703,7 @@ impl Directory {
         let sc = self.schemas.current();
         let doc = sc.normalize(kind.resource_type(&sc), body)?;
         self.store
-            .write(|conn| self.replace_in(conn, &sc, kind, id, doc, if_match, Some(sel)))?
+            .write(|conn| self.replace_in(conn, &sc, kind, id, &doc, if_match, Some(sel)))?
             .rendered
             .ok_or_else(|| ScimError::internal("PUT rendered nothing"))
     }
@@ -716,10 +716,12 @@ impl Directory {
         sc: &Schemas,
         kind: Kind,
         id: &str,
-        mut doc: Value,
+        doc: &Value,
         if_match: Option<&str>,
         sel: Option<&AttrSelection>,
     ) -> ScimResult<Patched> {
+        // Re-runnable: the transaction works on its own copy of the document.
+        let mut doc = doc.clone();
         let row = Self::load(conn, kind, id)?;
         check_if_match(if_match, row.version)?;
         let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
@@ -772,7 +774,7 @@ impl Directory {
         caller.may_write("PATCH")?;
         let ops = parse_patch_request(body)?;
         let sc = self.schemas.current();
-        self.store.write(|conn| self.patch_in(conn, &sc, kind, id, ops, if_match, sel))
+        self.store.write(|conn| self.patch_in(conn, &sc, kind, id, &ops, if_match, sel))
     }
 
     /// PATCH inside a write transaction.
@@ -783,13 +785,14 @@ impl Directory {
         sc: &Schemas,
         kind: Kind,
         id: &str,
-        ops: Vec<PatchOperation>,
+        ops: &[PatchOperation],
         if_match: Option<&str>,
         sel: Option<&AttrSelection>,
     ) -> ScimResult<Patched> {
+        // Re-runnable: the operations are read, never consumed.
         let (doc_ops, member_ops) = match kind {
-            Kind::Group => split_member_ops(ops)?,
-            Kind::User => (ops, Vec::new()),
+            Kind::Group => split_member_ops(ops.to_vec())?,
+            Kind::User => (ops.to_vec(), Vec::new()),
         };
         let schemas = sc;
         let rt = kind.resource_type(sc);

@@ -10,6 +10,16 @@
 //! another share one transaction: each runs inside its own SAVEPOINT (so a failing one undoes only its own
 //! work), and the last writer of the burst commits for all of them. No writer returns before the COMMIT
 //! that holds its work has succeeded, so an acknowledged write is durable exactly as before.
+//!
+//! The contract every caller of `Store::write` keeps (and a backend with several writers relies on):
+//! - A write is a closure (`Fn`) whose effects live only in its transaction: it may be run more than once
+//!   (a backend that retries a serialisation failure runs it again from the start), so it reads what it needs
+//!   inside the transaction and never consumes or mutates what it captured; it hands results back by value.
+//! - Read-check-write sequences (uniqueness, If-Match, version + 1, member existence, membership cycles) are
+//!   made inside one write transaction; the unique indexes on userName and displayName are the last word, a
+//!   violation surfacing as `409 uniqueness` whoever raced.
+//! - Nothing outside `src/store/` writes SQL or calls Diesel: callers hand the transaction's `Conn` through to
+//!   store operations (get, list with a filter AST, insert, update, membership changes).
 
 pub mod backup;
 pub mod extensions;
@@ -252,7 +262,7 @@ impl Store {
 
     /// Runs `f` atomically on the writer connection: all of its work commits, or none. Returns once its work
     /// is committed (durable), possibly together with other writers' work (see the module comment).
-    pub fn write<T>(&self, f: impl FnOnce(&mut Conn) -> ScimResult<T>) -> ScimResult<T> {
+    pub fn write<T>(&self, f: impl Fn(&mut Conn) -> ScimResult<T>) -> ScimResult<T> {
         let writer = &*self.writer;
         let gauge = &crate::metrics::metrics().write_queue;
         writer.queued.fetch_add(1, Ordering::SeqCst);
