@@ -378,3 +378,31 @@ fn revoke_by_a_name_two_usable_tokens_share_is_refused() {
     assert!(st.success(), "revoke the one usable okta token by name: {err}");
     assert!(refused_soon(&srv, &new) <= Duration::from_millis(1500));
 }
+
+/// `--database` is dispatched on its scheme: a path or `sqlite://FILE` is a SQLite file; an unknown scheme (a typo
+/// of `postgres://`) is an error that creates nothing, rather than a new SQLite file named after the URL.
+#[test]
+fn database_urls_are_dispatched_on_their_scheme() {
+    let dir = TempDir::new("db-url");
+    let file = dir.db();
+    let url = format!("sqlite://{}", file.display());
+    let (st, out, err) = run_command({
+        let mut c = scimd_command();
+        c.args(["--database", &url, "migrate"]);
+        c
+    });
+    assert!(st.success(), "{err}");
+    assert!(out.contains(&format!("database {} is up to date", file.display())), "{out}");
+    assert!(file.exists());
+    let cwd = TempDir::new("db-url-typo");
+    for bad in ["postgress://scimd@db/scimd", "mysql://db/scimd"] {
+        let (st, _, err) = run_command({
+            let mut c = scimd_command();
+            c.current_dir(&cwd.path).args(["--database", bad, "token", "list"]);
+            c
+        });
+        assert!(!st.success(), "{bad} accepted");
+        assert!(err.contains("unknown database scheme"), "{bad}: {err}");
+        assert_eq!(std::fs::read_dir(&cwd.path).unwrap().count(), 0, "{bad}: a file was created");
+    }
+}

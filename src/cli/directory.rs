@@ -54,8 +54,10 @@ pub enum ListCommand {
 
 fn open_directory(database: &str, base_url: &str) -> Result<Directory, String> {
     // Reading commands never create a database.
-    if !std::path::Path::new(database).exists() {
-        return Err(format!("no database at {database} (see --database)"));
+    if let Some(path) = crate::store::url::DatabaseUrl::parse(database)?.sqlite_path() {
+        if !std::path::Path::new(path).exists() {
+            return Err(format!("no database at {path} (see --database)"));
+        }
     }
     let store = open_store(database)?;
     let key = store.server_key("cursor").map_err(|e| e.detail)?;

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
     about = "A SCIM 2.0 service provider (RFC 7643/7644) for Okta and other identity providers"
 )]
 pub struct Cli {
-    /// SQLite database file (created if missing).
+    /// The database: a SQLite file (a path or sqlite://FILE, created if missing).
     #[arg(long, global = true, env = "SCIMD_DATABASE", default_value = "scimd.db")]
     pub database: String,
 
@@ -63,11 +63,13 @@ pub enum Command {
 
 /// Runs the parsed command; the returned error is printed by `main` and ends the process with status 1.
 pub fn run(cli: Cli) -> Result<(), String> {
+    // Checked first: a mistyped scheme stops every command with one line, before anything is created.
+    let url = crate::store::url::DatabaseUrl::parse(&cli.database)?;
     match cli.command {
         Command::Serve(args) => serve::run(&cli.database, *args),
         Command::Migrate => {
             open_store(&cli.database)?;
-            println!("database {} is up to date", cli.database);
+            println!("database {url} is up to date");
             Ok(())
         }
         Command::Token(cmd) => token::run(&cli.database, cmd),

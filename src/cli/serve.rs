@@ -218,7 +218,8 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
         for a in &addrs {
             println!("scimd listening on {scheme}://{a}");
         }
-        log::info!("serving SCIM at {} (database {database})", config.base_url);
+        let shown = crate::store::url::DatabaseUrl::parse(database).map(|u| u.to_string()).unwrap_or_default();
+        log::info!("serving SCIM at {} (database {shown})", config.base_url);
         server.await.map_err(|e| format!("server error: {e}"))?;
         // Leave a compact database file behind: everything in the main file, an empty WAL.
         if let Err(e) = store.checkpoint() {

@@ -33,7 +33,11 @@ fn temp_path(target: &Path) -> PathBuf {
 }
 
 /// Copies the database at `source` to `target` (which must not exist unless `overwrite`).
-pub fn backup(source: &str, target: &Path, overwrite: bool) -> Result<BackupReport, String> {
+pub fn backup(database: &str, target: &Path, overwrite: bool) -> Result<BackupReport, String> {
+    let url = super::url::DatabaseUrl::parse(database)?;
+    let Some(source) = url.sqlite_path() else {
+        return Err(format!("{url} is a PostgreSQL database: back it up with pg_dump or the server's own tooling"));
+    };
     if !Path::new(source).exists() {
         return Err(format!("no database at {source}"));
     }

@@ -31,6 +31,7 @@ pub mod oauth;
 pub mod resources;
 pub mod schema;
 pub mod tokens;
+pub mod url;
 pub mod users;
 
 use crate::scim::error::{ScimError, ScimResult};
@@ -171,8 +172,17 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database file and applies pending migrations.
-    pub fn open(path: &str, options: &StoreOptions) -> Result<Store, String> {
+    /// Opens the database `--database` names (creating a SQLite file if needed) and applies pending migrations.
+    pub fn open(database: &str, options: &StoreOptions) -> Result<Store, String> {
+        match url::DatabaseUrl::parse(database)? {
+            url::DatabaseUrl::Sqlite(path) => Self::open_sqlite(&path, options),
+            url::DatabaseUrl::Postgres(_) => {
+                Err("postgres:// databases are not supported by this version of scimd yet; use a SQLite file".into())
+            }
+        }
+    }
+
+    fn open_sqlite(path: &str, options: &StoreOptions) -> Result<Store, String> {
         disable_sqlite_memstatus();
         if path.is_empty() {
             return Err("database path is empty".into());
