@@ -35,7 +35,8 @@ struct N {
 }
 
 pub fn all(conn: &mut Conn) -> ScimResult<Vec<ExtensionRow>> {
-    Ok(diesel::sql_query(
+    Ok(super::conn::sql_query(
+        conn,
         "SELECT urn, resource_type, required, definition, indexed, created, updated FROM schema_extensions \
          ORDER BY created, urn",
     )
@@ -44,17 +45,21 @@ pub fn all(conn: &mut Conn) -> ScimResult<Vec<ExtensionRow>> {
 
 /// Bumped by every change; serving processes reload their schemas when it moves.
 pub fn generation(conn: &mut Conn) -> ScimResult<i64> {
-    Ok(diesel::sql_query("SELECT generation AS n FROM schema_generation WHERE id = 1").get_result::<N>(conn)?.n)
+    Ok(super::conn::sql_query(conn, "SELECT generation AS n FROM schema_generation WHERE id = 1")
+        .get_result::<N>(conn)?
+        .n)
 }
 
 fn bump(conn: &mut Conn) -> ScimResult<()> {
-    diesel::sql_query("UPDATE schema_generation SET generation = generation + 1 WHERE id = 1").execute(conn)?;
+    super::conn::sql_query(conn, "UPDATE schema_generation SET generation = generation + 1 WHERE id = 1")
+        .execute(conn)?;
     Ok(())
 }
 
 /// Inserts or replaces the row for `row.urn` (keeping its `created`).
 pub fn put(conn: &mut Conn, row: &ExtensionRow) -> ScimResult<()> {
-    diesel::sql_query(
+    super::conn::sql_query(
+        conn,
         "INSERT INTO schema_extensions (urn, resource_type, required, definition, indexed, created, updated) \
          VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (urn) DO UPDATE SET resource_type = excluded.resource_type, \
          required = excluded.required, definition = excluded.definition, indexed = excluded.indexed, \
@@ -72,7 +77,9 @@ pub fn put(conn: &mut Conn, row: &ExtensionRow) -> ScimResult<()> {
 }
 
 pub fn delete(conn: &mut Conn, urn: &str) -> ScimResult<bool> {
-    let n = diesel::sql_query("DELETE FROM schema_extensions WHERE urn = ?").bind::<Text, _>(urn).execute(conn)?;
+    let n = super::conn::sql_query(conn, "DELETE FROM schema_extensions WHERE urn = ?")
+        .bind::<Text, _>(urn)
+        .execute(conn)?;
     bump(conn)?;
     Ok(n > 0)
 }
@@ -114,7 +121,8 @@ pub fn sync_indexes(
 ) -> ScimResult<()> {
     for old in previous {
         if !wanted.iter().any(|(w, _)| w.eq_ignore_ascii_case(old)) {
-            diesel::sql_query(format!("DROP INDEX IF EXISTS {}", index_name(table, urn, old))).execute(conn)?;
+            super::conn::sql_query(conn, &format!("DROP INDEX IF EXISTS {}", index_name(table, urn, old)))
+                .execute(conn)?;
         }
     }
     for (attr, nocase) in wanted {
@@ -125,7 +133,7 @@ pub fn sync_indexes(
             table.name(),
             json_path_literal(&[urn, attr])?
         );
-        diesel::sql_query(sql).execute(conn)?;
+        super::conn::sql_query(conn, &sql).execute(conn)?;
     }
     Ok(())
 }
@@ -140,7 +148,7 @@ pub fn count_with_values(conn: &mut Conn, table: Table, urn: &str, attrs: &[Stri
         conds.push(format!("json_type(resource, {}) IS NOT NULL", json_path_literal(&[urn, a])?));
     }
     let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE {}", table.name(), conds.join(" OR "));
-    Ok(diesel::sql_query(sql).get_result::<N>(conn)?.n as usize)
+    Ok(super::conn::sql_query(conn, &sql).get_result::<N>(conn)?.n as usize)
 }
 
 /// Resources of `table` without a value for `attr` of `urn` (`attr` None: without the extension at all).
@@ -150,7 +158,7 @@ pub fn count_without(conn: &mut Conn, table: Table, urn: &str, attr: Option<&str
         None => json_path_literal(&[urn])?,
     };
     let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE json_type(resource, {path}) IS NULL", table.name());
-    Ok(diesel::sql_query(sql).get_result::<N>(conn)?.n as usize)
+    Ok(super::conn::sql_query(conn, &sql).get_result::<N>(conn)?.n as usize)
 }
 
 /// Resources of `table` whose value of `attr` of `urn` another resource also holds.
@@ -162,7 +170,7 @@ pub fn count_duplicates(conn: &mut Conn, table: Table, urn: &str, attr: &str, no
         table.name(),
         p = json_path_literal(&[urn, attr])?
     );
-    Ok(diesel::sql_query(sql).get_result::<N>(conn)?.n as usize)
+    Ok(super::conn::sql_query(conn, &sql).get_result::<N>(conn)?.n as usize)
 }
 
 /// Another resource of `table` than `self_id` whose `attr` of `urn` equals `value` (RFC 7643 §2.2
@@ -187,7 +195,7 @@ pub fn holder_of(
         table.name(),
         json_path_literal(&[urn, attr])?
     );
-    let found = diesel::sql_query(sql)
+    let found = super::conn::sql_query(conn, &sql)
         .bind::<Text, _>(value.to_string())
         .bind::<Text, _>(self_id.unwrap_or(""))
         .get_result::<Id>(conn)
@@ -210,7 +218,7 @@ pub fn strip(conn: &mut Conn, table: Table, urn: &str, attrs: Option<&[String]>,
             paths.join(", "),
             any.join(" OR ")
         );
-        changed += diesel::sql_query(sql).bind::<Text, _>(now).execute(conn)?;
+        changed += super::conn::sql_query(conn, &sql).bind::<Text, _>(now).execute(conn)?;
     }
     // The extension object itself when it is empty now (or always, removing the whole extension).
     let which = if attrs.is_some() { format!("json_extract(resource, {ext}) = '{{}}'") } else { "1".into() };
@@ -220,7 +228,7 @@ pub fn strip(conn: &mut Conn, table: Table, urn: &str, attrs: Option<&[String]>,
          version = version + CASE WHEN ? THEN 1 ELSE 0 END, last_modified = ? \
          WHERE json_type(resource, {ext}) IS NOT NULL AND {which}"
     );
-    let whole = diesel::sql_query(sql)
+    let whole = super::conn::sql_query(conn, &sql)
         .bind::<Text, _>(urn)
         .bind::<Bool, _>(attrs.is_none())
         .bind::<Text, _>(now)

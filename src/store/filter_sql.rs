@@ -14,12 +14,12 @@
 //!   (`é` and `É` differ); caseExact=true strings compare bytewise (`=`, `instr`, `substr`).
 //! * `id`, `members.value` and `groups.value` compare exactly: ids are caseExact (RFC 7643 §3.1).
 
+use super::MultiBackend;
 use super::{fold_case, TIMESTAMP_FORMAT};
 use crate::scim::error::{ScimError, ScimResult, ScimType};
 use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
 use crate::scim::schema::{AttrDef, AttrType, ResourceType, Returned, Schemas};
 use diesel::query_builder::BoxedSqlQuery;
-use diesel::sqlite::Sqlite;
 
 /// Deepest filter AST accepted (the parser's own limits stay far below this).
 const MAX_AST_DEPTH: usize = 512;
@@ -70,7 +70,7 @@ impl SqlFragment {
 
     /// Binds this fragment's parameters, in order, to a boxed Diesel query whose SQL contains this
     /// fragment's text (call once per fragment, in the order the fragments appear in the SQL).
-    pub fn bind_to<'f, Q>(&self, query: BoxedSqlQuery<'f, Sqlite, Q>) -> BoxedSqlQuery<'f, Sqlite, Q> {
+    pub fn bind_to<'f, Q>(&self, query: BoxedSqlQuery<'f, MultiBackend, Q>) -> BoxedSqlQuery<'f, MultiBackend, Q> {
         use diesel::sql_types::{BigInt, Double, Text};
         self.binds.iter().fold(query, |q, b| match b {
             SqlBind::Text(s) => q.bind::<Text, _>(s.clone()),
@@ -949,6 +949,7 @@ impl<'s> Ctx<'s> {
 mod tests {
     use super::*;
     use crate::scim::filter::{parse_attr_path, parse_filter};
+    use crate::store::Conn;
     use diesel::connection::SimpleConnection;
     use diesel::prelude::*;
     use serde_json::{json, Value};
@@ -970,7 +971,7 @@ mod tests {
 
     #[allow(clippy::too_many_arguments)]
     fn insert_user(
-        c: &mut SqliteConnection,
+        c: &mut Conn,
         id: &str,
         user_name: &str,
         ext: Option<&str>,
@@ -997,9 +998,9 @@ mod tests {
         .expect("insert user");
     }
 
-    fn db() -> SqliteConnection {
+    fn db() -> Conn {
         use diesel_migrations::MigrationHarness;
-        let mut c = SqliteConnection::establish(":memory:").expect("open");
+        let mut c = Conn::Sqlite(SqliteConnection::establish(":memory:").expect("open"));
         c.run_pending_migrations(crate::store::MIGRATIONS).expect("the real migrations");
         insert_user(
             &mut c,
@@ -1073,9 +1074,9 @@ mod tests {
         Schemas::embedded().resource_type(name).expect("resource type")
     }
 
-    fn select(c: &mut SqliteConnection, table: &str, frag: &SqlFragment, order: &str) -> Vec<String> {
+    fn select(c: &mut Conn, table: &str, frag: &SqlFragment, order: &str) -> Vec<String> {
         let sql = format!("SELECT id FROM {table} WHERE {} ORDER BY {order}", frag.sql);
-        let q = frag.bind_to(diesel::sql_query(sql).into_boxed::<Sqlite>());
+        let q = frag.bind_to(diesel::sql_query(sql).into_boxed::<MultiBackend>());
         match q.load::<IdRow>(c) {
             Ok(rows) => rows.into_iter().map(|r| r.id).collect(),
             Err(e) => panic!("query failed: {e}\nSQL: {}", frag.sql),
@@ -1087,7 +1088,7 @@ mod tests {
         filter_to_sql(Schemas::embedded(), rt(rt_name), &f)
     }
 
-    fn run(c: &mut SqliteConnection, rt_name: &str, filter: &str) -> Vec<String> {
+    fn run(c: &mut Conn, rt_name: &str, filter: &str) -> Vec<String> {
         let frag = match frag_for(rt_name, filter) {
             Ok(f) => f,
             Err(e) => panic!("{filter}: {e}"),
@@ -1096,11 +1097,11 @@ mod tests {
         select(c, table, &frag, "id")
     }
 
-    fn users(c: &mut SqliteConnection, filter: &str) -> Vec<String> {
+    fn users(c: &mut Conn, filter: &str) -> Vec<String> {
         run(c, "User", filter)
     }
 
-    fn groups(c: &mut SqliteConnection, filter: &str) -> Vec<String> {
+    fn groups(c: &mut Conn, filter: &str) -> Vec<String> {
         run(c, "Group", filter)
     }
 
@@ -1304,10 +1305,10 @@ mod tests {
         assert_eq!(users(c, "userName pr").len(), 4);
     }
 
-    fn plan(c: &mut SqliteConnection, filter: &str) -> String {
+    fn plan(c: &mut Conn, filter: &str) -> String {
         let frag = frag_for("User", filter).expect("filter");
         let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM users WHERE {}", frag.sql);
-        let q = frag.bind_to(diesel::sql_query(sql).into_boxed::<Sqlite>());
+        let q = frag.bind_to(diesel::sql_query(sql).into_boxed::<MultiBackend>());
         let rows = q.load::<PlanRow>(c).expect("plan");
         rows.into_iter().map(|r| r.detail).collect::<Vec<_>>().join("; ")
     }
@@ -1330,19 +1331,19 @@ mod tests {
         let key = order_by_sql(Schemas::embedded(), rt("User"), &path, true).expect("sort");
         assert_eq!(key.sql, "users.user_name_folded COLLATE NOCASE DESC");
         let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM users ORDER BY {}", key.sql);
-        let rows = key.bind_to(diesel::sql_query(sql).into_boxed::<Sqlite>()).load::<PlanRow>(c).expect("plan");
+        let rows = key.bind_to(diesel::sql_query(sql).into_boxed::<MultiBackend>()).load::<PlanRow>(c).expect("plan");
         let p: Vec<String> = rows.into_iter().map(|r| r.detail).collect();
         assert!(!p.join(";").contains("TEMP B-TREE"), "{p:?}");
     }
 
-    fn sorted(c: &mut SqliteConnection, sort_by: &str, descending: bool) -> Vec<String> {
+    fn sorted(c: &mut Conn, sort_by: &str, descending: bool) -> Vec<String> {
         let path = parse_attr_path(sort_by).expect("path");
         let key = order_by_sql(Schemas::embedded(), rt("User"), &path, descending).expect("sort");
         let mut all = SqlFragment::raw("1 ORDER BY ");
         all.append(&key);
         all.push(", seq");
         let sql = format!("SELECT id FROM users WHERE {}", all.sql);
-        let q = all.bind_to(diesel::sql_query(sql).into_boxed::<Sqlite>());
+        let q = all.bind_to(diesel::sql_query(sql).into_boxed::<MultiBackend>());
         q.load::<IdRow>(c).expect("sorted query").into_iter().map(|r| r.id).collect()
     }
 

@@ -41,13 +41,15 @@ pub fn id_by_display_name(conn: &mut Conn, display_name: &str) -> ScimResult<Opt
 
 /// Adds a member; returns false when it was already there (a no-op, not an error).
 pub fn add_member(conn: &mut Conn, group_id: &str, member_id: &str, member_type: &str) -> ScimResult<bool> {
-    let n = diesel::insert_or_ignore_into(group_members::table)
-        .values((
-            group_members::group_id.eq(group_id),
-            group_members::member_id.eq(member_id),
-            group_members::member_type.eq(member_type),
-        ))
-        .execute(conn)?;
+    // (Diesel's ON CONFLICT DSL is not offered for a connection over both backends; the SQL is the same on both.)
+    let n = super::conn::sql_query(
+        conn,
+        "INSERT INTO group_members (group_id, member_id, member_type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind::<diesel::sql_types::Text, _>(group_id)
+    .bind::<diesel::sql_types::Text, _>(member_id)
+    .bind::<diesel::sql_types::Text, _>(member_type)
+    .execute(conn)?;
     Ok(n > 0)
 }
 
@@ -89,7 +91,7 @@ const MEMBERS_SELECT: &str = "SELECT gm.member_id, gm.member_type, \
 /// a keyset page, so a long membership is read in short transactions.
 pub fn members_page(conn: &mut Conn, group_id: &str, after: Option<&str>, limit: usize) -> ScimResult<Vec<MemberRow>> {
     let sql = format!("{MEMBERS_SELECT} WHERE gm.group_id = ? AND gm.member_id > ? ORDER BY gm.member_id LIMIT ?");
-    Ok(diesel::sql_query(sql)
+    Ok(super::conn::sql_query(conn, &sql)
         .bind::<Text, _>(group_id)
         .bind::<Text, _>(after.unwrap_or(""))
         .bind::<diesel::sql_types::BigInt, _>(limit as i64)
@@ -99,7 +101,7 @@ pub fn members_page(conn: &mut Conn, group_id: &str, after: Option<&str>, limit:
 /// The members of a group with their display names, in a stable order.
 pub fn members(conn: &mut Conn, group_id: &str) -> ScimResult<Vec<MemberRow>> {
     let sql = format!("{MEMBERS_SELECT} WHERE gm.group_id = ? ORDER BY gm.member_id");
-    Ok(diesel::sql_query(sql).bind::<Text, _>(group_id).load(conn)?)
+    Ok(super::conn::sql_query(conn, &sql).bind::<Text, _>(group_id).load(conn)?)
 }
 
 #[derive(QueryableByName)]
@@ -114,7 +116,8 @@ pub fn contains_group(conn: &mut Conn, group_id: &str, target: &str) -> ScimResu
     if group_id == target {
         return Ok(true);
     }
-    let row: Flag = diesel::sql_query(
+    let row: Flag = super::conn::sql_query(
+        conn,
         "WITH RECURSIVE nested(gid) AS ( \
             SELECT member_id FROM group_members WHERE group_id = ?1 AND member_type = 'Group' \
             UNION SELECT gm.member_id FROM group_members gm JOIN nested ON gm.group_id = nested.gid \

@@ -208,7 +208,7 @@ fn order_by(shape: &Shape, descending: bool, reversed: bool) -> String {
 }
 
 fn run(conn: &mut Conn, shape: &Shape, sources: &[Source<'_>], sql: SqlFragment) -> ScimResult<Vec<KeyedRow>> {
-    let rows = sql.bind_to(diesel::sql_query(&sql.sql).into_boxed()).load::<RawRow>(conn)?;
+    let rows = sql.bind_to(super::conn::sql_query(conn, &sql.sql).into_boxed()).load::<RawRow>(conn)?;
     rows.into_iter()
         .map(|r| {
             let table = sources

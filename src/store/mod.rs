@@ -22,6 +22,7 @@
 //!   store operations (get, list with a filter AST, insert, update, membership changes).
 
 pub mod backup;
+pub mod conn;
 pub mod extensions;
 pub mod filter_sql;
 pub mod groups;
@@ -39,7 +40,7 @@ use diesel::connection::SimpleConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::migration::{Migration, MigrationSource};
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -47,8 +48,10 @@ use std::time::Duration;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-pub type Conn = SqliteConnection;
-type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
+/// The connection a store operation runs on (SQLite or PostgreSQL; see `conn`).
+pub type Conn = conn::AnyConnection;
+pub use conn::MultiBackend;
+type SqlitePool = Pool<SqliteManager>;
 
 /// Fixed-width UTC timestamps ("2026-11-24T10:00:00.123Z"), so that string order is time order in SQL.
 pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
@@ -88,6 +91,34 @@ struct Pragmas {
     cache_kib: u32,
 }
 
+/// Makes the pool's SQLite connections, configured, as the store's connection type.
+#[derive(Debug)]
+struct SqliteManager {
+    path: String,
+    pragmas: Pragmas,
+}
+
+impl diesel::r2d2::ManageConnection for SqliteManager {
+    type Connection = Conn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<Conn, Self::Error> {
+        let mut c = SqliteConnection::establish(&self.path).map_err(diesel::r2d2::Error::ConnectionError)?;
+        self.pragmas.on_acquire(&mut c)?;
+        Ok(Conn::Sqlite(c))
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
+        use diesel::r2d2::R2D2Connection;
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         // synchronous=FULL: in WAL mode NORMAL may lose the last acknowledged commits on power loss; FULL
@@ -119,7 +150,8 @@ fn disable_sqlite_memstatus() {
 
 /// The single writer connection and the state of the batch of writes it is collecting.
 struct WriterState {
-    conn: SqliteConnection,
+    /// Always the SQLite variant.
+    conn: Conn,
     /// A `BEGIN IMMEDIATE` transaction is open and holds the work of `batch`.
     open: bool,
     /// Number of the batch being collected; batches commit in order.
@@ -168,7 +200,7 @@ pub struct Store {
     writer: Arc<Writer>,
     /// A read connection of its own for token checks: authentication never waits for the read pool, however
     /// long other requests hold its connections.
-    auth: Arc<Mutex<SqliteConnection>>,
+    auth: Arc<Mutex<Conn>>,
 }
 
 impl Store {
@@ -198,8 +230,10 @@ impl Store {
         let read = Pool::builder()
             .max_size(options.read_connections.max(1))
             .connection_timeout(options.pool_wait)
-            .connection_customizer(Box::new(Pragmas { read_only: true, cache_kib: options.cache_kib }))
-            .build(ConnectionManager::<SqliteConnection>::new(path))
+            .build(SqliteManager {
+                path: path.to_string(),
+                pragmas: Pragmas { read_only: true, cache_kib: options.cache_kib },
+            })
             .map_err(|e| format!("cannot open database {path}: {e}"))?;
         let mut conn = SqliteConnection::establish(path).map_err(|e| format!("cannot open database {path}: {e}"))?;
         Pragmas { read_only: false, cache_kib: options.cache_kib }
@@ -213,14 +247,15 @@ impl Store {
         Pragmas { read_only: true, cache_kib: 1024 }
             .on_acquire(&mut auth)
             .map_err(|e| format!("cannot configure database {path}: {e}"))?;
-        let state = WriterState { conn, open: false, batch: 1, finished: 0, failed: Vec::new(), writes: 0 };
+        let state =
+            WriterState { conn: Conn::Sqlite(conn), open: false, batch: 1, finished: 0, failed: Vec::new(), writes: 0 };
         let writer =
             Arc::new(Writer { state: Mutex::new(state), finished: Condvar::new(), queued: AtomicUsize::new(0) });
         spawn_checkpointer(path, Arc::downgrade(&writer))?;
-        Ok(Store { read, writer, auth: Arc::new(Mutex::new(auth)) })
+        Ok(Store { read, writer, auth: Arc::new(Mutex::new(Conn::Sqlite(auth))) })
     }
 
-    fn conn(pool: &SqlitePool) -> ScimResult<PooledConnection<ConnectionManager<SqliteConnection>>> {
+    fn conn(pool: &SqlitePool) -> ScimResult<PooledConnection<SqliteManager>> {
         let started = std::time::Instant::now();
         let conn = pool.get();
         crate::metrics::metrics().read_pool_wait.observe(started.elapsed().as_secs_f64());
@@ -282,7 +317,7 @@ impl Store {
         gauge.dec();
         let mut state = locked.map_err(|_| ScimError::internal("the writer connection was poisoned by a panic"))?;
         if !state.open {
-            AnsiTransactionManager::begin_transaction_sql(&mut state.conn, "BEGIN IMMEDIATE")?;
+            AnsiTransactionManager::begin_transaction_sql(Self::sqlite_writer(&mut state.conn)?, "BEGIN IMMEDIATE")?;
             state.open = true;
         }
         let batch = state.batch;
@@ -292,7 +327,9 @@ impl Store {
             Ok(outcome) => outcome,
             Err(_) => {
                 // A panic skipped diesel's rollback: undo this writer's savepoint, keep the others' work.
-                if let Err(e) = AnsiTransactionManager::rollback_transaction(&mut state.conn) {
+                let rolled_back = Self::sqlite_writer(&mut state.conn)
+                    .and_then(|c| AnsiTransactionManager::rollback_transaction(c).map_err(ScimError::from));
+                if let Err(e) = rolled_back {
                     log::error!("rollback after a panic failed: {e}");
                 }
                 Err(ScimError::internal("a write failed unexpectedly; nothing of it was kept"))
@@ -313,6 +350,11 @@ impl Store {
         outcome
     }
 
+    /// The SQLite connection of the single writer.
+    fn sqlite_writer(conn: &mut Conn) -> ScimResult<&mut SqliteConnection> {
+        conn.sqlite().ok_or_else(|| ScimError::internal("the single writer is a SQLite connection"))
+    }
+
     /// Runs `f` inside a write (see [`Store::write`]) as a unit of its own: on error its changes are rolled
     /// back to where it began (a nested SAVEPOINT) and the rest of the write goes on.
     pub fn savepoint<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> ScimResult<T>) -> ScimResult<T> {
@@ -331,11 +373,11 @@ impl Store {
         rand::fill(&mut bytes);
         let fresh = hex::encode(bytes);
         self.write(|conn| {
-            diesel::sql_query("INSERT OR IGNORE INTO server_keys (name, key) VALUES (?, ?)")
+            conn::sql_query(conn, "INSERT INTO server_keys (name, key) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
                 .bind::<diesel::sql_types::Text, _>(name)
                 .bind::<diesel::sql_types::Text, _>(&fresh)
                 .execute(conn)?;
-            Ok(diesel::sql_query("SELECT key FROM server_keys WHERE name = ?")
+            Ok(conn::sql_query(conn, "SELECT key FROM server_keys WHERE name = ?")
                 .bind::<diesel::sql_types::Text, _>(name)
                 .get_result::<KeyRow>(conn)?
                 .key)
@@ -359,9 +401,13 @@ impl Store {
         let batch = state.batch;
         crate::metrics::metrics().commit_batch.observe(state.writes as f64);
         state.writes = 0;
-        if let Err(e) = AnsiTransactionManager::commit_transaction(&mut state.conn) {
+        let committed = Self::sqlite_writer(&mut state.conn)
+            .and_then(|c| AnsiTransactionManager::commit_transaction(c).map_err(ScimError::from));
+        if let Err(e) = committed {
             log::error!("commit failed: {e}");
-            let _ = AnsiTransactionManager::rollback_transaction(&mut state.conn);
+            if let Ok(c) = Self::sqlite_writer(&mut state.conn) {
+                let _ = AnsiTransactionManager::rollback_transaction(c);
+            }
             state.failed.push(batch);
             if state.failed.len() > 64 {
                 state.failed.remove(0);

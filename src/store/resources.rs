@@ -102,7 +102,7 @@ pub fn list(
         "SELECT {ENVELOPE} FROM {t} WHERE {t}.seq IN \
          (SELECT {t}.seq FROM {t} {where_sql} {order_sql} LIMIT ? OFFSET ?) {order_sql}"
     );
-    let query = order.bind_to(filter.bind_to(diesel::sql_query(sql).into_boxed()));
+    let query = order.bind_to(filter.bind_to(super::conn::sql_query(conn, &sql).into_boxed()));
     let rows = order
         .bind_to(query.bind::<BigInt, _>(limit as i64).bind::<BigInt, _>(offset as i64))
         .load::<ResourceRow>(conn)?;
@@ -114,14 +114,14 @@ pub fn list(
 pub fn count(conn: &mut Conn, table: Table, filter: Option<&SqlFragment>) -> ScimResult<usize> {
     let n = match filter {
         None => {
-            diesel::sql_query("SELECT n FROM resource_counts WHERE resource_table = ?")
+            super::conn::sql_query(conn, "SELECT n FROM resource_counts WHERE resource_table = ?")
                 .bind::<Text, _>(table.name())
                 .get_result::<CountRow>(conn)?
                 .n
         }
         Some(f) => {
             let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE {}", table.name(), f.sql);
-            f.bind_to(diesel::sql_query(sql).into_boxed()).get_result::<CountRow>(conn)?.n
+            f.bind_to(super::conn::sql_query(conn, &sql).into_boxed()).get_result::<CountRow>(conn)?.n
         }
     };
     Ok(n.max(0) as usize)
@@ -129,20 +129,23 @@ pub fn count(conn: &mut Conn, table: Table, filter: Option<&SqlFragment>) -> Sci
 
 /// Removes every membership naming `member_id`, bumping the version of each group that loses it.
 pub fn drop_memberships_of(conn: &mut Conn, member_id: &str, now: &str) -> ScimResult<()> {
-    diesel::sql_query(
+    super::conn::sql_query(
+        conn,
         "UPDATE groups SET version = version + 1, last_modified = ? \
          WHERE id IN (SELECT group_id FROM group_members WHERE member_id = ?)",
     )
     .bind::<Text, _>(now)
     .bind::<Text, _>(member_id)
     .execute(conn)?;
-    diesel::sql_query("DELETE FROM group_members WHERE member_id = ?").bind::<Text, _>(member_id).execute(conn)?;
+    super::conn::sql_query(conn, "DELETE FROM group_members WHERE member_id = ?")
+        .bind::<Text, _>(member_id)
+        .execute(conn)?;
     Ok(())
 }
 
 pub fn delete(conn: &mut Conn, table: Table, id: &str) -> ScimResult<bool> {
     let sql = format!("DELETE FROM {} WHERE id = ?", table.name());
-    let deleted = diesel::sql_query(sql).bind::<Text, _>(id).execute(conn)?;
+    let deleted = super::conn::sql_query(conn, &sql).bind::<Text, _>(id).execute(conn)?;
     adjust_count(conn, table, -(deleted as i64))?;
     Ok(deleted > 0)
 }
@@ -150,7 +153,7 @@ pub fn delete(conn: &mut Conn, table: Table, id: &str) -> ScimResult<bool> {
 /// Keeps `resource_counts` exact: every insert and delete of a resource row calls this in its transaction.
 pub(super) fn adjust_count(conn: &mut Conn, table: Table, delta: i64) -> ScimResult<()> {
     if delta != 0 {
-        diesel::sql_query("UPDATE resource_counts SET n = n + ? WHERE resource_table = ?")
+        super::conn::sql_query(conn, "UPDATE resource_counts SET n = n + ? WHERE resource_table = ?")
             .bind::<BigInt, _>(delta)
             .bind::<Text, _>(table.name())
             .execute(conn)?;

@@ -57,7 +57,8 @@ pub struct GroupOfUser {
 /// CROSS JOIN fixes the join order (SQLite keeps it as written): from the few reached groups into `groups`
 /// by its id index, never a scan of all groups probing `reach`.
 pub fn groups_of(conn: &mut Conn, member_id: &str) -> ScimResult<Vec<GroupOfUser>> {
-    Ok(diesel::sql_query(
+    Ok(super::conn::sql_query(
+        conn,
         "WITH RECURSIVE direct(gid) AS (SELECT group_id FROM group_members WHERE member_id = ?1), \
          reach(gid) AS (SELECT gid FROM direct \
                         UNION SELECT gm.group_id FROM group_members gm JOIN reach ON gm.member_id = reach.gid) \
@@ -101,7 +102,7 @@ pub fn groups_of_many(
                          THEN 'direct' ELSE 'indirect' END AS kind \
              FROM reach CROSS JOIN groups g ON g.id = reach.gid ORDER BY reach.member, g.seq"
         );
-        let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+        let mut query = super::conn::sql_query(conn, &sql).into_boxed::<super::MultiBackend>();
         for id in chunk {
             query = query.bind::<Text, _>(id.as_str());
         }
@@ -124,10 +125,12 @@ pub fn display_name_by_id(conn: &mut Conn, id: &str) -> ScimResult<Option<Option
         #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
         display_name: Option<String>,
     }
-    let row =
-        diesel::sql_query("SELECT json_extract(resource, '$.displayName') AS display_name FROM users WHERE id = ?")
-            .bind::<Text, _>(id)
-            .get_result::<Row>(conn)
-            .optional()?;
+    let row = super::conn::sql_query(
+        conn,
+        "SELECT json_extract(resource, '$.displayName') AS display_name FROM users WHERE id = ?",
+    )
+    .bind::<Text, _>(id)
+    .get_result::<Row>(conn)
+    .optional()?;
     Ok(row.map(|r| r.display_name))
 }

@@ -6,9 +6,9 @@ use serde_json::json;
 
 const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
 
-fn db() -> SqliteConnection {
+fn db() -> Conn {
     use diesel_migrations::MigrationHarness;
-    let mut c = SqliteConnection::establish(":memory:").expect("open");
+    let mut c = Conn::Sqlite(SqliteConnection::establish(":memory:").expect("open"));
     c.run_pending_migrations(crate::store::MIGRATIONS).expect("the real migrations");
     for (i, code) in [Some("CC-1"), Some("cc-1"), Some("CC-2"), None].iter().enumerate() {
         let mut doc = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("u{i}")});
@@ -49,7 +49,7 @@ struct Id {
     id: String,
 }
 
-fn run(c: &mut SqliteConnection, sc: &Schemas, filter: &str) -> (Vec<String>, String) {
+fn run(c: &mut Conn, sc: &Schemas, filter: &str) -> (Vec<String>, String) {
     let f = filter_to_sql(sc, sc.resource_type("User").unwrap(), &parse_filter(filter).unwrap()).unwrap();
     let sql = format!("SELECT id FROM users WHERE {} ORDER BY seq", f.sql);
     let ids = f.bind_to(diesel::sql_query(&sql).into_boxed()).load::<Id>(c).unwrap();

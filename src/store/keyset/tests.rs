@@ -12,9 +12,9 @@ struct PlanRow {
 }
 
 /// 60 users (every third without a displayName, names out of creation order, some equal) and 7 groups.
-fn db() -> SqliteConnection {
+fn db() -> Conn {
     use diesel_migrations::MigrationHarness;
-    let mut c = SqliteConnection::establish(":memory:").expect("open");
+    let mut c = Conn::Sqlite(SqliteConnection::establish(":memory:").expect("open"));
     c.run_pending_migrations(crate::store::MIGRATIONS).expect("the real migrations");
     for i in 0..60 {
         let display = (i % 3 != 0).then(|| format!("name{:02}", (i * 37) % 20));
@@ -50,7 +50,7 @@ fn ids(rows: &[KeyedRow]) -> Vec<String> {
 }
 
 /// Walks forwards in pages of `n`, then backwards from the last page; both give `want`.
-fn check_walks(c: &mut SqliteConnection, sources: &[Source<'_>], descending: bool, n: usize, want: &[String]) {
+fn check_walks(c: &mut Conn, sources: &[Source<'_>], descending: bool, n: usize, want: &[String]) {
     let mut got = Vec::new();
     let mut position: Option<Vec<KeyPart>> = None;
     let mut last_page = Vec::new();
@@ -116,7 +116,7 @@ fn keyset_walks_match_index_order() {
     }
 }
 
-fn plan(c: &mut SqliteConnection, sql: &SqlFragment) -> String {
+fn plan(c: &mut Conn, sql: &SqlFragment) -> String {
     let text = format!("EXPLAIN QUERY PLAN {}", sql.sql);
     let rows = sql.bind_to(diesel::sql_query(text).into_boxed()).load::<PlanRow>(c).unwrap();
     rows.into_iter().map(|r| r.detail).collect::<Vec<_>>().join(" | ")
