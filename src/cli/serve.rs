@@ -151,6 +151,12 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
             ..Default::default()
         },
     )?;
+    if store.dialect() == crate::store::Dialect::Postgres {
+        log::warn!(
+            "PostgreSQL support is not complete in this version: filters, sortBy and schema extensions answer \
+             501 or fail; use SQLite for an identity provider's provisioning"
+        );
+    }
     // First start on an empty database: mint a token so a newcomer can paste URL and token into the IdP.
     let minted = if store.read(token_rows::any_usable).map_err(|e| e.detail)? {
         None

@@ -36,25 +36,67 @@ impl AnyConnection {
 }
 
 impl Dialect {
-    /// Raw SQL written with `?` placeholders, in this dialect's: `?` for SQLite, `$1, $2, …` for PostgreSQL.
-    /// The store's SQL text never holds a literal `?` (every value is a bound parameter).
+    /// Raw SQL written with `?` (or numbered `?N`) placeholders, in this dialect's: unchanged for SQLite,
+    /// `$1, $2, …` (`$N`) for PostgreSQL. The store's SQL text never holds a literal `?` (every value is a bound
+    /// parameter).
     pub fn placeholders(self, sql: &str) -> std::borrow::Cow<'_, str> {
         match self {
             Dialect::Sqlite => std::borrow::Cow::Borrowed(sql),
             Dialect::Postgres => {
                 let mut out = String::with_capacity(sql.len() + 8);
                 let mut n = 0;
-                for c in sql.chars() {
-                    if c == '?' {
-                        n += 1;
-                        out.push('$');
-                        out.push_str(&n.to_string());
-                    } else {
+                let mut chars = sql.chars().peekable();
+                while let Some(c) = chars.next() {
+                    if c != '?' {
                         out.push(c);
+                        continue;
+                    }
+                    out.push('$');
+                    if chars.peek().is_some_and(char::is_ascii_digit) {
+                        while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                            out.push(d);
+                        }
+                    } else {
+                        n += 1;
+                        out.push_str(&n.to_string());
                     }
                 }
                 std::borrow::Cow::Owned(out)
             }
+        }
+    }
+
+    /// A JSON column read back as JSON text (PostgreSQL keeps it as `jsonb`).
+    pub fn json_as_text(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => column.to_string(),
+            Dialect::Postgres => format!("{column}::text"),
+        }
+    }
+
+    /// What surrounds a bound JSON text parameter stored into a JSON column: (before, after).
+    pub fn json_param(self) -> (&'static str, &'static str) {
+        match self {
+            Dialect::Sqlite => ("", ""),
+            Dialect::Postgres => ("CAST(", " AS jsonb)"),
+        }
+    }
+
+    /// A join whose order is kept as written: SQLite plans `CROSS JOIN` in the written order (the way to pin a
+    /// join order there); PostgreSQL's planner chooses on its own statistics.
+    pub fn ordered_join(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "CROSS JOIN",
+            Dialect::Postgres => "JOIN",
+        }
+    }
+
+    /// A top-level member `key` (a constant name, never client input) of a JSON column, as text; NULL when
+    /// absent.
+    pub fn json_member(self, column: &str, key: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{key}')"),
+            Dialect::Postgres => format!("({column} ->> '{key}')"),
         }
     }
 }
@@ -73,5 +115,9 @@ mod tests {
         let sql = "SELECT a FROM t WHERE b = ? AND c IN (?, ?)";
         assert_eq!(Dialect::Sqlite.placeholders(sql), sql);
         assert_eq!(Dialect::Postgres.placeholders(sql), "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)");
+        assert_eq!(
+            Dialect::Postgres.placeholders("WHERE a = ?1 OR b = ?2 OR c = ?1"),
+            "WHERE a = $1 OR b = $2 OR c = $1"
+        );
     }
 }

@@ -8,8 +8,7 @@ use crate::scim::error::ScimResult;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
-#[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = groups, treat_none_as_null = true)]
+#[derive(Debug, Clone)]
 pub struct GroupColumns<'a> {
     pub id: &'a str,
     /// displayName in `fold_case` form; the client's spelling stays in `resource`.
@@ -22,12 +21,35 @@ pub struct GroupColumns<'a> {
 }
 
 pub fn insert(conn: &mut Conn, row: &GroupColumns<'_>) -> ScimResult<()> {
-    diesel::insert_into(groups::table).values(row).execute(conn)?;
+    let (before, after) = conn.dialect().json_param();
+    let resource = diesel::dsl::sql::<Text>(before).bind::<Text, _>(row.resource).sql(after);
+    diesel::insert_into(groups::table)
+        .values((
+            groups::id.eq(row.id),
+            groups::display_name_folded.eq(row.display_name_folded),
+            groups::external_id.eq(row.external_id),
+            groups::created.eq(row.created),
+            groups::last_modified.eq(row.last_modified),
+            groups::version.eq(row.version),
+            groups::resource.eq(resource),
+        ))
+        .execute(conn)?;
     super::resources::adjust_count(conn, super::resources::Table::Groups, 1)
 }
 
 pub fn update(conn: &mut Conn, row: &GroupColumns<'_>) -> ScimResult<()> {
-    diesel::update(groups::table.filter(groups::id.eq(row.id))).set(row).execute(conn)?;
+    let (before, after) = conn.dialect().json_param();
+    let resource = diesel::dsl::sql::<Text>(before).bind::<Text, _>(row.resource).sql(after);
+    diesel::update(groups::table.filter(groups::id.eq(row.id)))
+        .set((
+            groups::display_name_folded.eq(row.display_name_folded),
+            groups::external_id.eq(row.external_id),
+            groups::created.eq(row.created),
+            groups::last_modified.eq(row.last_modified),
+            groups::version.eq(row.version),
+            groups::resource.eq(resource),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -80,17 +102,25 @@ pub struct MemberRow {
 }
 
 /// A group's member rows with their display names; completed by a `WHERE gm.group_id = ?` and the order.
-const MEMBERS_SELECT: &str = "SELECT gm.member_id, gm.member_type, \
-                COALESCE(json_extract(u.resource, '$.displayName'), json_extract(u.resource, '$.userName'), \
-                         json_extract(g.resource, '$.displayName'), '') AS display \
+fn members_select(d: super::Dialect) -> String {
+    format!(
+        "SELECT gm.member_id, gm.member_type, COALESCE({}, {}, {}, '') AS display \
          FROM group_members gm \
          LEFT JOIN users u ON gm.member_type = 'User' AND u.id = gm.member_id \
-         LEFT JOIN groups g ON gm.member_type = 'Group' AND g.id = gm.member_id";
+         LEFT JOIN groups g ON gm.member_type = 'Group' AND g.id = gm.member_id",
+        d.json_member("u.resource", "displayName"),
+        d.json_member("u.resource", "userName"),
+        d.json_member("g.resource", "displayName")
+    )
+}
 
 /// Up to `limit` members of a group after member id `after` (from the first without it), in `members`' order:
 /// a keyset page, so a long membership is read in short transactions.
 pub fn members_page(conn: &mut Conn, group_id: &str, after: Option<&str>, limit: usize) -> ScimResult<Vec<MemberRow>> {
-    let sql = format!("{MEMBERS_SELECT} WHERE gm.group_id = ? AND gm.member_id > ? ORDER BY gm.member_id LIMIT ?");
+    let sql = format!(
+        "{} WHERE gm.group_id = ? AND gm.member_id > ? ORDER BY gm.member_id LIMIT ?",
+        members_select(conn.dialect())
+    );
     Ok(super::conn::sql_query(conn, &sql)
         .bind::<Text, _>(group_id)
         .bind::<Text, _>(after.unwrap_or(""))
@@ -100,7 +130,7 @@ pub fn members_page(conn: &mut Conn, group_id: &str, after: Option<&str>, limit:
 
 /// The members of a group with their display names, in a stable order.
 pub fn members(conn: &mut Conn, group_id: &str) -> ScimResult<Vec<MemberRow>> {
-    let sql = format!("{MEMBERS_SELECT} WHERE gm.group_id = ? ORDER BY gm.member_id");
+    let sql = format!("{} WHERE gm.group_id = ? ORDER BY gm.member_id", members_select(conn.dialect()));
     Ok(super::conn::sql_query(conn, &sql).bind::<Text, _>(group_id).load(conn)?)
 }
 

@@ -11,6 +11,7 @@
 use super::filter_sql::{SortKey, SqlBind, SqlFragment};
 use super::resources::{ResourceRow, Table};
 use super::Conn;
+use super::Dialect;
 pub use crate::scim::cursor::{KeyPart, Side};
 use crate::scim::error::{ScimError, ScimResult};
 use diesel::prelude::*;
@@ -69,6 +70,8 @@ struct Shape {
     nullable: bool,
     nocase: bool,
     multi: bool,
+    /// The SQL dialect the page is written in.
+    dialect: Dialect,
 }
 
 impl Shape {
@@ -82,6 +85,7 @@ impl Shape {
             nullable: sources.iter().any(|s| s.sort.is_some_and(|k| k.nullable)),
             nocase: sources.iter().any(|s| s.sort.is_some_and(|k| k.nocase)),
             multi: sources.len() > 1,
+            dialect: Dialect::Sqlite,
         })
     }
 
@@ -153,7 +157,8 @@ fn select(
     let t = source.table.name();
     let mut q = SqlFragment::raw(&format!(
         "SELECT {ord} AS kind_ord, {t}.seq AS seq, {t}.id AS id, {t}.created AS created, \
-         {t}.last_modified AS last_modified, {t}.version AS version, {t}.resource AS resource, "
+         {t}.last_modified AS last_modified, {t}.version AS version, {} AS resource, ",
+        shape.dialect.json_as_text(&format!("{t}.resource"))
     ));
     let parts = components(shape, descending, ord, source);
     match source.sort {
@@ -264,7 +269,7 @@ pub fn page(
     side: Side,
     limit: usize,
 ) -> ScimResult<Vec<KeyedRow>> {
-    let shape = Shape::of(sources)?;
+    let shape = Shape { dialect: conn.dialect(), ..Shape::of(sources)? };
     let sql = page_sql(&shape, sources, descending, position, side, limit);
     let mut rows = run(conn, &shape, sources, sql)?;
     if side == Side::Before {
@@ -302,7 +307,7 @@ pub fn page_at_offset(
     offset: usize,
     limit: usize,
 ) -> ScimResult<Vec<KeyedRow>> {
-    let shape = Shape::of(sources)?;
+    let shape = Shape { dialect: conn.dialect(), ..Shape::of(sources)? };
     let mut sql = SqlFragment::default();
     for (ord, source) in sources.iter().enumerate() {
         if ord > 0 {

@@ -94,8 +94,21 @@ impl Listing {
         self.filters.iter().any(Option::is_some)
     }
 
+    /// Filters and sorting are written in SQLite's SQL so far: on PostgreSQL a listing that needs them is
+    /// refused plainly (501) rather than failing inside the database.
+    fn supported_on(&self, conn: &Conn) -> ScimResult<()> {
+        let sorted = self.order.iter().any(Option::is_some);
+        if conn.dialect() == super::Dialect::Postgres && (self.is_filtered() || sorted) {
+            return Err(ScimError::not_implemented(
+                "filters and sortBy are not available on a PostgreSQL database in this version of scimd yet",
+            ));
+        }
+        Ok(())
+    }
+
     /// The exact number of matching resources: O(1) without a filter (trigger-kept counts).
     pub fn total(&self, conn: &mut Conn) -> ScimResult<usize> {
+        self.supported_on(conn)?;
         let mut total = 0;
         for (table, filter) in self.tables.iter().zip(&self.filters) {
             total += resources::count(conn, *table, filter.as_ref())?;
@@ -110,6 +123,7 @@ impl Listing {
         offset: usize,
         limit: usize,
     ) -> ScimResult<(usize, Vec<(Table, ResourceRow)>)> {
+        self.supported_on(conn)?;
         if let ([table], [filter], [order]) = (&self.tables[..], &self.filters[..], &self.order[..]) {
             // One table: the narrow-index OFFSET of `resources::list`.
             let (total, rows) = resources::list(conn, *table, filter.as_ref(), order.as_ref(), offset, limit)?;
@@ -131,6 +145,7 @@ impl Listing {
         side: Side,
         limit: usize,
     ) -> ScimResult<Vec<KeyedRow>> {
+        self.supported_on(conn)?;
         keyset::page(conn, &self.sources(), self.descending, position, side, limit)
     }
 

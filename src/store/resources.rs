@@ -45,20 +45,23 @@ pub(crate) struct CountRow {
 }
 
 /// The envelope columns, in `ResourceRow` order.
-const ENVELOPE: &str = "id, created, last_modified, version, resource";
+fn envelope(d: super::Dialect) -> String {
+    format!("id, created, last_modified, version, {} AS resource", d.json_as_text("resource"))
+}
 
 // `get` and `exists` run on every single-resource request: written with the query builder, whose
 // statements Diesel prepares once per connection and caches (raw `sql_query` text is prepared every time).
 
 pub fn get(conn: &mut Conn, table: Table, id: &str) -> ScimResult<Option<ResourceRow>> {
+    let resource = diesel::dsl::sql::<Text>(&conn.dialect().json_as_text("resource"));
     let row = match table {
         Table::Users => users::table
             .filter(users::id.eq(id))
-            .select((users::id, users::created, users::last_modified, users::version, users::resource))
+            .select((users::id, users::created, users::last_modified, users::version, resource))
             .first(conn),
         Table::Groups => groups::table
             .filter(groups::id.eq(id))
-            .select((groups::id, groups::created, groups::last_modified, groups::version, groups::resource))
+            .select((groups::id, groups::created, groups::last_modified, groups::version, resource))
             .first(conn),
     };
     Ok(row.optional()?)
@@ -99,8 +102,9 @@ pub fn list(
     // The page's positions are picked first, by `seq` alone: OFFSET then skips entries of a narrow index
     // (users_seq / groups_seq or the filter's index) instead of whole rows, so a deep page stays cheap.
     let sql = format!(
-        "SELECT {ENVELOPE} FROM {t} WHERE {t}.seq IN \
-         (SELECT {t}.seq FROM {t} {where_sql} {order_sql} LIMIT ? OFFSET ?) {order_sql}"
+        "SELECT {} FROM {t} WHERE {t}.seq IN \
+         (SELECT {t}.seq FROM {t} {where_sql} {order_sql} LIMIT ? OFFSET ?) {order_sql}",
+        envelope(conn.dialect())
     );
     let query = order.bind_to(filter.bind_to(super::conn::sql_query(conn, &sql).into_boxed()));
     let rows = order

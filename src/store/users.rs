@@ -7,8 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 
 /// The columns of a user row that are written; `seq` is assigned by SQLite.
-#[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = users, treat_none_as_null = true)]
+#[derive(Debug, Clone)]
 pub struct UserColumns<'a> {
     pub id: &'a str,
     /// userName in `fold_case` form; the client's spelling stays in `resource`.
@@ -24,12 +23,39 @@ pub struct UserColumns<'a> {
 }
 
 pub fn insert(conn: &mut Conn, row: &UserColumns<'_>) -> ScimResult<()> {
-    diesel::insert_into(users::table).values(row).execute(conn)?;
+    let (before, after) = conn.dialect().json_param();
+    let resource = diesel::dsl::sql::<Text>(before).bind::<Text, _>(row.resource).sql(after);
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(row.id),
+            users::user_name_folded.eq(row.user_name_folded),
+            users::external_id.eq(row.external_id),
+            users::display_name_folded.eq(row.display_name_folded),
+            users::active.eq(row.active),
+            users::created.eq(row.created),
+            users::last_modified.eq(row.last_modified),
+            users::version.eq(row.version),
+            users::resource.eq(resource),
+        ))
+        .execute(conn)?;
     super::resources::adjust_count(conn, super::resources::Table::Users, 1)
 }
 
 pub fn update(conn: &mut Conn, row: &UserColumns<'_>) -> ScimResult<()> {
-    diesel::update(users::table.filter(users::id.eq(row.id))).set(row).execute(conn)?;
+    let (before, after) = conn.dialect().json_param();
+    let resource = diesel::dsl::sql::<Text>(before).bind::<Text, _>(row.resource).sql(after);
+    diesel::update(users::table.filter(users::id.eq(row.id)))
+        .set((
+            users::user_name_folded.eq(row.user_name_folded),
+            users::external_id.eq(row.external_id),
+            users::display_name_folded.eq(row.display_name_folded),
+            users::active.eq(row.active),
+            users::created.eq(row.created),
+            users::last_modified.eq(row.last_modified),
+            users::version.eq(row.version),
+            users::resource.eq(resource),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -57,17 +83,18 @@ pub struct GroupOfUser {
 /// CROSS JOIN fixes the join order (SQLite keeps it as written): from the few reached groups into `groups`
 /// by its id index, never a scan of all groups probing `reach`.
 pub fn groups_of(conn: &mut Conn, member_id: &str) -> ScimResult<Vec<GroupOfUser>> {
-    Ok(super::conn::sql_query(
-        conn,
+    let d = conn.dialect();
+    let sql = format!(
         "WITH RECURSIVE direct(gid) AS (SELECT group_id FROM group_members WHERE member_id = ?1), \
          reach(gid) AS (SELECT gid FROM direct \
                         UNION SELECT gm.group_id FROM group_members gm JOIN reach ON gm.member_id = reach.gid) \
-         SELECT g.id AS group_id, json_extract(g.resource, '$.displayName') AS display_name, \
+         SELECT g.id AS group_id, {} AS display_name, \
                 CASE WHEN g.id IN (SELECT gid FROM direct) THEN 'direct' ELSE 'indirect' END AS kind \
-         FROM reach CROSS JOIN groups g ON g.id = reach.gid ORDER BY g.seq",
-    )
-    .bind::<Text, _>(member_id)
-    .load(conn)?)
+         FROM reach {} groups g ON g.id = reach.gid ORDER BY g.seq",
+        d.json_member("g.resource", "displayName"),
+        d.ordered_join()
+    );
+    Ok(super::conn::sql_query(conn, &sql).bind::<Text, _>(member_id).load(conn)?)
 }
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -91,16 +118,18 @@ pub fn groups_of_many(
     let mut by_member = std::collections::HashMap::new();
     for chunk in member_ids.chunks(500) {
         let placeholders = vec!["?"; chunk.len()].join(", ");
+        let d = conn.dialect();
         let sql = format!(
             "WITH RECURSIVE direct(member, gid) AS \
                  (SELECT member_id, group_id FROM group_members WHERE member_id IN ({placeholders})), \
              reach(member, gid) AS (SELECT member, gid FROM direct \
                  UNION SELECT reach.member, gm.group_id FROM reach JOIN group_members gm ON gm.member_id = reach.gid) \
-             SELECT reach.member AS member_id, g.id AS group_id, \
-                    json_extract(g.resource, '$.displayName') AS display_name, \
+             SELECT reach.member AS member_id, g.id AS group_id, {} AS display_name, \
                     CASE WHEN EXISTS (SELECT 1 FROM direct d WHERE d.member = reach.member AND d.gid = reach.gid) \
                          THEN 'direct' ELSE 'indirect' END AS kind \
-             FROM reach CROSS JOIN groups g ON g.id = reach.gid ORDER BY reach.member, g.seq"
+             FROM reach {} groups g ON g.id = reach.gid ORDER BY reach.member, g.seq",
+            d.json_member("g.resource", "displayName"),
+            d.ordered_join()
         );
         let mut query = super::conn::sql_query(conn, &sql).into_boxed::<super::MultiBackend>();
         for id in chunk {
@@ -125,12 +154,10 @@ pub fn display_name_by_id(conn: &mut Conn, id: &str) -> ScimResult<Option<Option
         #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
         display_name: Option<String>,
     }
-    let row = super::conn::sql_query(
-        conn,
-        "SELECT json_extract(resource, '$.displayName') AS display_name FROM users WHERE id = ?",
-    )
-    .bind::<Text, _>(id)
-    .get_result::<Row>(conn)
-    .optional()?;
+    let sql = format!(
+        "SELECT {} AS display_name FROM users WHERE id = ?",
+        conn.dialect().json_member("resource", "displayName")
+    );
+    let row = super::conn::sql_query(conn, &sql).bind::<Text, _>(id).get_result::<Row>(conn).optional()?;
     Ok(row.map(|r| r.display_name))
 }

@@ -623,3 +623,39 @@ pub fn database_files(db: &Path) -> Vec<(String, Vec<u8>)> {
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+
+/// The URL of the test cluster's admin database: `SCIMD_TEST_POSTGRES` when set (`.ci/run` starts a cluster and
+/// sets it), else a throwaway cluster `scripts/pg-cluster.sh` starts once in the temp dir and leaves running
+/// for later runs (`scripts/pg-cluster.sh stop "$TMPDIR/scimd-test-pg"` ends it).
+fn pg_admin_url() -> &'static str {
+    static ADMIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ADMIN.get_or_init(|| {
+        if let Ok(url) = std::env::var("SCIMD_TEST_POSTGRES") {
+            return url;
+        }
+        let dir = std::env::temp_dir().join("scimd-test-pg");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-cluster.sh");
+        let out = Command::new(script).arg("start").arg(&dir).output().expect("run scripts/pg-cluster.sh");
+        assert!(
+            out.status.success(),
+            "could not start a PostgreSQL test cluster: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    })
+}
+
+/// A fresh, empty PostgreSQL database on the test cluster: its URL.
+pub fn pg_database() -> String {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let admin = pg_admin_url();
+    let name = format!("scimd_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = diesel::PgConnection::establish(admin).expect("connect to the test cluster");
+    conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
+    let (base, _) = admin.rsplit_once('/').expect("a database URL");
+    format!("{base}/{name}")
+}

@@ -1,0 +1,149 @@
+//! The PostgreSQL backend, for several identical replicas on one database. Every write is one SERIALIZABLE
+//! transaction, so the read-check-write sequences the directory makes (uniqueness, If-Match, version + 1,
+//! member existence, membership cycles) stay correct when two replicas race; a transaction PostgreSQL refuses
+//! to serialise is run again from the start (the store's contract: writes are re-runnable closures). Reads run
+//! in REPEATABLE READ, READ ONLY transactions: one consistent snapshot each.
+
+use super::url::DatabaseUrl;
+use super::{Conn, StoreOptions, PG_MIGRATIONS};
+use crate::scim::error::{ScimError, ScimResult};
+use diesel::connection::SimpleConnection;
+use diesel::migration::{Migration, MigrationSource};
+use diesel::prelude::*;
+use diesel::r2d2::{Pool, PooledConnection};
+use diesel_migrations::MigrationHarness;
+use std::time::Duration;
+
+/// Key of the advisory lock held while migrating: replicas starting together migrate one at a time.
+const MIGRATION_LOCK: i64 = 0x5c1d_0001;
+/// Attempts at a write PostgreSQL could not serialise before the client gets 503 (with Retry-After).
+const WRITE_ATTEMPTS: u32 = 12;
+
+/// Makes the pool's connections, as the store's connection type.
+struct PgManager {
+    url: String,
+}
+
+impl diesel::r2d2::ManageConnection for PgManager {
+    type Connection = Conn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<Conn, Self::Error> {
+        PgConnection::establish(&self.url).map(Conn::Postgres).map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
+        use diesel::r2d2::R2D2Connection;
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+pub struct PgStore {
+    pool: Pool<PgManager>,
+}
+
+impl PgStore {
+    /// Connects, applies pending migrations under an advisory lock, and opens the pool.
+    pub fn open(url: &str, options: &StoreOptions) -> Result<PgStore, String> {
+        let shown = DatabaseUrl::Postgres(url.to_string()).to_string();
+        let mut first = PgConnection::establish(url).map_err(|e| format!("cannot connect to {shown}: {e}"))?;
+        migrate(&mut first).map_err(|e| format!("cannot migrate {shown}: {e}"))?;
+        drop(first);
+        let pool = Pool::builder()
+            // Reads and writes share the pool; a few more than the read connections SQLite would get.
+            .max_size(options.read_connections.max(1) + 4)
+            .min_idle(Some(1))
+            .connection_timeout(options.pool_wait)
+            .build(PgManager { url: url.to_string() })
+            .map_err(|e| format!("cannot open a connection pool to {shown}: {e}"))?;
+        Ok(PgStore { pool })
+    }
+
+    fn conn(&self) -> ScimResult<PooledConnection<PgManager>> {
+        let started = std::time::Instant::now();
+        let conn = self.pool.get();
+        crate::metrics::metrics().read_pool_wait.observe(started.elapsed().as_secs_f64());
+        conn.map_err(|e| {
+            log::error!("database pool: {e}");
+            ScimError::service_unavailable("database busy, retry later")
+        })
+    }
+
+    pub fn ready(&self, wait: Duration) -> Result<(), String> {
+        let mut conn = self.pool.get_timeout(wait).map_err(|e| format!("no database connection: {e}"))?;
+        conn.batch_execute("SELECT 1").map_err(|e| format!("the database does not answer: {e}"))?;
+        let Conn::Postgres(pg) = &mut *conn else { return Err("not a PostgreSQL connection".into()) };
+        let applied: Vec<String> = pg
+            .applied_migrations()
+            .map_err(|e| format!("cannot read the applied migrations: {e}"))?
+            .into_iter()
+            .map(|v| v.to_string())
+            .collect();
+        let known: Vec<String> = MigrationSource::<diesel::pg::Pg>::migrations(&PG_MIGRATIONS)
+            .map_err(|e| format!("migrations: {e}"))?
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect();
+        if let Some(missing) = known.iter().find(|v| !applied.contains(v)) {
+            return Err(format!("migration {missing} is not applied"));
+        }
+        if let Some(unknown) = applied.iter().find(|v| !known.contains(v)) {
+            return Err(format!(
+                "the database has migration {unknown}, which this binary does not know (newer scimd?)"
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn read<T>(&self, f: impl FnOnce(&mut Conn) -> ScimResult<T>) -> ScimResult<T> {
+        let mut conn = self.conn()?;
+        conn.transaction(|c| {
+            c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+            f(c)
+        })
+    }
+
+    pub fn write<T>(&self, f: impl Fn(&mut Conn) -> ScimResult<T>) -> ScimResult<T> {
+        let mut conn = self.conn()?;
+        let mut attempt = 1;
+        loop {
+            let outcome = conn.transaction(|c| {
+                c.batch_execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")?;
+                f(c)
+            });
+            match outcome {
+                Err(e) if is_conflict(&e) && attempt < WRITE_ATTEMPTS => {
+                    // Another transaction won; ours left nothing behind. Back off a little, with jitter, and
+                    // run the whole write again on fresh data.
+                    let base = 2u64.saturating_pow(attempt.min(6));
+                    let jitter = rand::random_range(0..=base);
+                    std::thread::sleep(Duration::from_millis(base + jitter));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Applies pending migrations while holding the migration advisory lock.
+fn migrate(conn: &mut PgConnection) -> Result<(), String> {
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).map_err(|e| e.to_string())?;
+    let result = conn.run_pending_migrations(PG_MIGRATIONS).map(|_| ()).map_err(|e| e.to_string());
+    let unlocked =
+        conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).map_err(|e| e.to_string());
+    result.and(unlocked)
+}
+
+/// The detail of the error a serialisation failure becomes (see `From<diesel::result::Error>`).
+pub const CONFLICT_DETAIL: &str = "concurrent writes conflicted and could not be serialised; retry the request";
+
+/// Whether `e` is a write PostgreSQL could not serialise (SQLSTATE 40001), which is safe to run again.
+pub fn is_conflict(e: &ScimError) -> bool {
+    e.status == 503 && e.detail == CONFLICT_DETAIL
+}
