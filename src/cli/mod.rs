@@ -2,6 +2,7 @@
 
 mod backup;
 mod client;
+mod copy;
 mod directory;
 pub mod logging;
 mod progress;
@@ -48,6 +49,8 @@ pub enum Command {
     SigningKey(client::SigningKeyCommand),
     /// Copy the database to FILE while the server runs (consistent, verified), for backups.
     Backup(backup::BackupArgs),
+    /// Copy everything from one database into another (e.g. SQLite into PostgreSQL), verified.
+    Copy(copy::CopyArgs),
     /// Write every user with its groups as JSON or CSV (streamed: constant memory at any size).
     Export(directory::ExportArgs),
     /// Look at users: list (optionally filtered), show one.
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::SigningKey(cmd) => client::run_keys(&cli.database, cmd),
         Command::Schema(cmd) => schema::run(&cli.database, cmd),
         Command::Backup(args) => backup::run(&cli.database, args),
+        Command::Copy(args) => copy::run(args),
         Command::Export(args) => directory::export(&cli.database, args),
         Command::Users(cmd) => directory::run(&cli.database, crate::directory::Kind::User, cmd),
         Command::Groups(cmd) => directory::run(&cli.database, crate::directory::Kind::Group, cmd),

@@ -14,6 +14,7 @@
 
 pub mod backup;
 pub mod conn;
+pub mod copy;
 pub mod extensions;
 pub mod filter_sql;
 pub mod groups;
