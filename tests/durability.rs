@@ -88,3 +88,18 @@ fn acknowledged_creates_survive_kill_9() {
         eprintln!("{rounds} kills survived, {} acknowledged writes verified, 0 lost", all_acknowledged.len());
     }
 }
+
+/// The same on PostgreSQL, with replicas: one replica is killed with SIGKILL in the middle of concurrent
+/// creates; every create it acknowledged is served by the replica that stayed up.
+#[test]
+fn acknowledged_creates_survive_kill_9_of_a_postgres_replica() {
+    let url = pg_database();
+    let db = std::path::Path::new(&url);
+    let survivor = TestServer::start_on(db, &[], &[]);
+    let (acknowledged, _) = creates_until_killed(db, Some(&survivor.auth()), Duration::from_millis(800));
+    assert!(acknowledged.len() >= 20, "too few creates before the kill: {}", acknowledged.len());
+    for id in &acknowledged {
+        survivor.get(&format!("/Users/{id}")).expect(200);
+    }
+    assert!(survivor.get("/Users?count=1").total() >= acknowledged.len() as i64);
+}
