@@ -348,10 +348,14 @@ impl TestServer {
         Self::start_with(&[])
     }
 
-    /// A server on a fresh database with extra `serve` arguments.
+    /// A server on a fresh database with extra `serve` arguments: a SQLite file, or a fresh PostgreSQL
+    /// database when `SCIMD_TEST_BACKEND=postgres` (the same suite runs on both backends).
     pub fn start_with(args: &[&str]) -> TestServer {
         let dir = TempDir::new("srv");
-        let db = dir.db();
+        let db = match std::env::var("SCIMD_TEST_BACKEND").as_deref() {
+            Ok("postgres") => PathBuf::from(pg_database()),
+            _ => dir.db(),
+        };
         let mut s = Self::start_on(&db, args, &[]);
         s._dir = Some(dir);
         s
