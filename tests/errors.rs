@@ -245,10 +245,13 @@ fn readiness_fails_on_an_unknown_migration() {
     let agent = agent();
     {
         use diesel::{Connection, RunQueryDsl};
-        let mut c = diesel::sqlite::SqliteConnection::establish(srv.db.to_str().unwrap()).unwrap();
-        diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('99991231000000')")
-            .execute(&mut c)
-            .unwrap();
+        let db = srv.db.to_str().unwrap();
+        let insert = diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('99991231000000')");
+        if db.starts_with("postgres://") {
+            insert.execute(&mut diesel::PgConnection::establish(db).unwrap()).unwrap();
+        } else {
+            insert.execute(&mut diesel::sqlite::SqliteConnection::establish(db).unwrap()).unwrap();
+        }
     }
     let r = raw(&agent, "GET", &format!("{}/readyz", srv.origin), &[], None);
     assert_eq!(r.status, 503, "{r:#?}");

@@ -53,9 +53,15 @@ fn what_one_replica_writes_the_other_serves() {
     got.expect(200);
     assert_eq!(got.json["userName"], "Zoë.Ünïcode@Example.com");
     assert_eq!(b.get("/Users").total(), 1);
-    // Not yet on PostgreSQL (the filter SQL is SQLite's so far): refused plainly, never a 500.
-    b.filter("/Users", "userName eq \"x\"").expect_error(501, None);
-    b.get("/Users?sortBy=userName").expect_error(501, None);
+    // Filters (case-insensitively in full Unicode on userName) and sorting, through the other replica.
+    assert_eq!(b.filter("/Users", "userName eq \"ZOË.ünïcode@example.com\"").ids(), vec![id.clone()]);
+    assert_eq!(b.filter("/Users", "name.givenName pr and emails[type eq \"work\" and primary eq true]").total(), 1);
+    assert_eq!(b.filter("/Users", "name.familyName ne \"Family\"").total(), 0);
+    assert_eq!(b.get("/Users?sortBy=userName&sortOrder=descending").ids(), vec![id.clone()]);
+    // RFC 9865 cursor pages, with a filter, through either replica (the cursor key is shared).
+    let page = b.get(&format!("/Users?cursor&count=5&filter={}", enc("userName pr")));
+    page.expect(200);
+    assert_eq!(page.ids(), vec![id.clone()]);
     let group = b.create_group("Engineering", &[&id]);
     let gid = group["id"].as_str().unwrap();
     let seen = a.get(&format!("/Users/{id}"));

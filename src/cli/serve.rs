@@ -153,8 +153,8 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
     )?;
     if store.dialect() == crate::store::Dialect::Postgres {
         log::warn!(
-            "PostgreSQL support is not complete in this version: filters, sortBy and schema extensions answer \
-             501 or fail; use SQLite for an identity provider's provisioning"
+            "PostgreSQL support is not complete in this version: schema extensions (scimd schema add) are not \
+             available on it yet"
         );
     }
     // First start on an empty database: mint a token so a newcomer can paste URL and token into the IdP.

@@ -26,7 +26,7 @@ impl Directory {
     ) -> ScimResult<usize> {
         let sc = self.schemas();
         let rt = kind.resource_type(&sc);
-        let listing = Listing::new(&sc, &[rt], filter, None, false)?;
+        let listing = Listing::new(&sc, &[rt], filter, None, false, self.store.dialect())?;
         let sel = AttrSelection::default();
         let mut position = None;
         let mut visited = 0;
@@ -58,7 +58,7 @@ impl Directory {
     /// How many resources of `kind` there are (O(1)).
     pub fn count(&self, kind: Kind) -> ScimResult<usize> {
         let sc = self.schemas();
-        let listing = Listing::new(&sc, &[kind.resource_type(&sc)], None, None, false)?;
+        let listing = Listing::new(&sc, &[kind.resource_type(&sc)], None, None, false, self.store.dialect())?;
         self.store.read(|conn| listing.total(conn))
     }
 }

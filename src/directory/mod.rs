@@ -614,7 +614,8 @@ impl Directory {
         let sc = self.schemas.current();
         let types: Vec<&ResourceType> = kinds.iter().map(|k| k.resource_type(&sc)).collect();
         let descending = query.sort_order == SortOrder::Descending;
-        let listing = Listing::new(&sc, &types, query.filter.as_ref(), query.sort_by.as_ref(), descending)?;
+        let listing =
+            Listing::new(&sc, &types, query.filter.as_ref(), query.sort_by.as_ref(), descending, self.store.dialect())?;
         if let Some(cursor) = &query.cursor {
             // A cursor is only good for the query it came from (RFC 9865 §2.1).
             let fingerprint =

@@ -15,7 +15,7 @@
 //! * `id`, `members.value` and `groups.value` compare exactly: ids are caseExact (RFC 7643 §3.1).
 
 use super::MultiBackend;
-use super::{fold_case, TIMESTAMP_FORMAT};
+use super::{fold_case, Dialect, TIMESTAMP_FORMAT};
 use crate::scim::error::{ScimError, ScimResult, ScimType};
 use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
 use crate::scim::schema::{AttrDef, AttrType, ResourceType, Returned, Schemas};
@@ -30,6 +30,7 @@ pub enum SqlBind {
     Text(String),
     Int(i64),
     Real(f64),
+    Bool(bool),
 }
 
 /// SQL text with `?` placeholders and their values, in order.
@@ -71,11 +72,12 @@ impl SqlFragment {
     /// Binds this fragment's parameters, in order, to a boxed Diesel query whose SQL contains this
     /// fragment's text (call once per fragment, in the order the fragments appear in the SQL).
     pub fn bind_to<'f, Q>(&self, query: BoxedSqlQuery<'f, MultiBackend, Q>) -> BoxedSqlQuery<'f, MultiBackend, Q> {
-        use diesel::sql_types::{BigInt, Double, Text};
+        use diesel::sql_types::{BigInt, Bool, Double, Text};
         self.binds.iter().fold(query, |q, b| match b {
             SqlBind::Text(s) => q.bind::<Text, _>(s.clone()),
             SqlBind::Int(i) => q.bind::<BigInt, _>(*i),
             SqlBind::Real(f) => q.bind::<Double, _>(*f),
+            SqlBind::Bool(b) => q.bind::<Bool, _>(*b),
         })
     }
 }
@@ -83,16 +85,29 @@ impl SqlFragment {
 /// Translates a parsed filter into a `WHERE` condition on the resource type's table (`users` or
 /// `groups`; columns are qualified with it). Errors are `invalidFilter` (unknown attribute, type
 /// mismatch, unsupported attribute), or internal.
-pub fn filter_to_sql(schemas: &Schemas, rt: &ResourceType, filter: &Filter) -> ScimResult<SqlFragment> {
-    Ctx::new(schemas, rt, ScimType::InvalidFilter)?.emit(filter, 0)
+pub fn filter_to_sql(schemas: &Schemas, rt: &ResourceType, filter: &Filter, d: Dialect) -> ScimResult<SqlFragment> {
+    Ctx::new(schemas, rt, ScimType::InvalidFilter, d)?.emit(filter, 0)
 }
 
 /// An `ORDER BY` expression for `sortBy` (RFC 7644 §3.4.2.3): a column or `json_extract` for a simple
 /// single-valued attribute (with `COLLATE NOCASE` when caseExact=false); for a multi-valued attribute
 /// the primary element's value (or the first element's). Errors are `invalidValue`. Prefer
 /// [`order_by_sql`], which also places resources without a value as the RFC asks.
-pub fn sort_key_sql(schemas: &Schemas, rt: &ResourceType, path: &AttrPath) -> ScimResult<SqlFragment> {
-    Ok(sort_key(schemas, rt, path)?.0)
+pub fn sort_key_sql(schemas: &Schemas, rt: &ResourceType, path: &AttrPath, d: Dialect) -> ScimResult<SqlFragment> {
+    Ok(sort_key(schemas, rt, path, d)?.0)
+}
+
+/// A boolean sort key as SQLite holds booleans, 1/0 (NULL stays NULL): so keys compare and round-trip in
+/// cursors alike on both backends.
+fn bool_as_int(f: SqlFragment, d: Dialect) -> SqlFragment {
+    match d {
+        Dialect::Sqlite => f,
+        Dialect::Postgres => {
+            let mut g = SqlFragment::raw("(CASE WHEN (");
+            g.append(&f).push(") THEN 1 WHEN NOT (").append(&f).push(") THEN 0 END)");
+            g
+        }
+    }
 }
 
 /// A whole `ORDER BY` term: the sort key and direction, `ASC`/`DESC`, followed by RFC 7644 §3.4.2.3's
@@ -103,8 +118,9 @@ pub fn order_by_sql(
     rt: &ResourceType,
     path: &AttrPath,
     descending: bool,
+    d: Dialect,
 ) -> ScimResult<SqlFragment> {
-    let (mut f, nullable) = sort_key(schemas, rt, path)?;
+    let (mut f, nullable, _) = sort_key(schemas, rt, path, d)?;
     f.push(match (descending, nullable) {
         (false, false) => " ASC",
         (true, false) => " DESC",
@@ -123,33 +139,49 @@ pub struct SortKey {
     pub nullable: bool,
     /// Compared case-insensitively: `expr` ends in `COLLATE NOCASE`.
     pub nocase: bool,
+    /// What stands in for the key where it is absent (a value of the key's type: `''` or `0`); None for
+    /// the key of a resource type that lacks the attribute.
+    pub filler: Option<&'static str>,
 }
 
 impl SortKey {
     /// The key of a resource type that lacks the `sortBy` attribute (in a search across resource types).
     pub fn absent() -> SortKey {
-        SortKey { expr: SqlFragment::raw("NULL"), nullable: true, nocase: false }
+        SortKey { expr: SqlFragment::raw("NULL"), nullable: true, nocase: false, filler: None }
     }
 }
 
 /// The sort key for `sortBy` on `rt` (errors are `invalidValue`).
-pub fn sort_key_of(schemas: &Schemas, rt: &ResourceType, path: &AttrPath) -> ScimResult<SortKey> {
-    let (expr, nullable) = sort_key(schemas, rt, path)?;
+pub fn sort_key_of(schemas: &Schemas, rt: &ResourceType, path: &AttrPath, d: Dialect) -> ScimResult<SortKey> {
+    let (expr, nullable, kind) = sort_key(schemas, rt, path, d)?;
+    // (On PostgreSQL the key is folded inside the expression itself.)
     let nocase = expr.sql.ends_with(" COLLATE NOCASE");
-    Ok(SortKey { expr, nullable, nocase })
+    // Numbers and booleans (1/0) are filled in with a number; text and dateTimes with ''.
+    let filler = Some(if matches!(kind, Kind::Number | Kind::Bool) { "0" } else { "''" });
+    Ok(SortKey { expr, nullable, nocase, filler })
 }
 
 /// Like [`filter_to_sql`], for a search across resource types (RFC 7644 §3.4.3): an attribute that `rt`
 /// does not define is absent on its resources, so a comparison on it is false and `not (...)` of that true.
-pub fn filter_to_sql_across_types(schemas: &Schemas, rt: &ResourceType, filter: &Filter) -> ScimResult<SqlFragment> {
-    let mut cx = Ctx::new(schemas, rt, ScimType::InvalidFilter)?;
+pub fn filter_to_sql_across_types(
+    schemas: &Schemas,
+    rt: &ResourceType,
+    filter: &Filter,
+    d: Dialect,
+) -> ScimResult<SqlFragment> {
+    let mut cx = Ctx::new(schemas, rt, ScimType::InvalidFilter, d)?;
     cx.unknown_is_absent = true;
     cx.emit(filter, 0)
 }
 
 /// The sort key and whether it can be NULL.
-fn sort_key(schemas: &Schemas, rt: &ResourceType, path: &AttrPath) -> ScimResult<(SqlFragment, bool)> {
-    let cx = Ctx::new(schemas, rt, ScimType::InvalidValue)?;
+fn sort_key(
+    schemas: &Schemas,
+    rt: &ResourceType,
+    path: &AttrPath,
+    d: Dialect,
+) -> ScimResult<(SqlFragment, bool, Kind)> {
+    let cx = Ctx::new(schemas, rt, ScimType::InvalidValue, d)?;
     let complex = || {
         cx.err(format!(
             "cannot sort by the complex attribute \"{path}\"; sort by one of its sub-attributes (e.g. name.familyName)"
@@ -162,14 +194,17 @@ fn sort_key(schemas: &Schemas, rt: &ResourceType, path: &AttrPath) -> ScimResult
             }
             let mut f = s.expr.clone();
             if s.nocase && s.kind == Kind::Text {
-                f.push(" COLLATE NOCASE");
+                f = cx.nocase_key(f, s.fold);
             }
-            return Ok((f, s.null != Null::Never));
+            if s.kind == Kind::Bool {
+                f = bool_as_int(f, d);
+            }
+            return Ok((f, s.null != Null::Never, s.kind));
         }
         Target::ComplexJson { .. } => return Err(complex()),
         Target::Multi { src, sub } => (src, sub),
     };
-    let ElemSrc::Json { array_path, def, .. } = &src else {
+    let ElemSrc::Json { keys, def, .. } = &src else {
         return Err(cx.err(format!("cannot sort by \"{path}\": membership attributes are not sortable")));
     };
     let elem = cx.multi_scalar(&src, sub.as_deref())?;
@@ -178,20 +213,18 @@ fn sort_key(schemas: &Schemas, rt: &ResourceType, path: &AttrPath) -> ScimResult
     }
     // RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, else the first one.
     let mut f = SqlFragment::raw("(SELECT ");
-    f.append(&elem.expr)
-        .push(" FROM json_each(")
-        .push(cx.table)
-        .push(".resource, ")
-        .bind(SqlBind::Text(array_path.clone()))
-        .push(") AS e ORDER BY ");
+    f.append(&elem.expr).push(" FROM ").append(&cx.elements(keys)?).push(" ORDER BY ");
     if def.sub("primary").is_some() {
-        f.push("COALESCE(json_extract(e.value, ").bind(SqlBind::Text(json_path(&["primary"])?)).push("), 0) DESC, ");
+        f.push("COALESCE(").append(&cx.json_at_elem(&["primary"], Kind::Bool)?).push(", FALSE) DESC, ");
     }
     f.push("e.key LIMIT 1)");
     if elem.nocase && elem.kind == Kind::Text {
-        f.push(" COLLATE NOCASE");
+        f = cx.nocase_key(f, false);
     }
-    Ok((f, true))
+    if elem.kind == Kind::Bool {
+        f = bool_as_int(f, d);
+    }
+    Ok((f, true, elem.kind))
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -260,8 +293,8 @@ struct Scalar {
 /// The rows a multi-valued attribute's elements come from.
 #[derive(Debug, Clone)]
 enum ElemSrc<'s> {
-    /// A JSON array in `resource`; elements are `e.value` of `json_each`.
-    Json { array_path: String, def: &'s AttrDef, name: String },
+    /// A JSON array in `resource` (at `keys`); elements are `e.value` (see `Ctx::elements`).
+    Json { keys: Vec<String>, def: &'s AttrDef, name: String },
     /// A single-valued complex attribute used with a value filter (`name[givenName eq "x"]`).
     Single { keys: Vec<String>, def: &'s AttrDef, name: String },
     /// `Group.members`: rows of `group_members AS gm`.
@@ -286,7 +319,7 @@ enum Target<'s> {
     Scalar(Scalar),
     /// A single-valued complex attribute in the JSON (`name`, an extension as a whole).
     ComplexJson {
-        path: String,
+        keys: Vec<String>,
     },
     /// A multi-valued attribute and the sub-attribute named after it (canonical), if any.
     Multi {
@@ -346,16 +379,121 @@ struct Ctx<'s> {
     err_type: ScimType,
     /// An attribute the resource type does not define matches nothing (searches across resource types).
     unknown_is_absent: bool,
+    /// The SQL dialect written.
+    d: Dialect,
+}
+
+/// ASCII case folding in PostgreSQL, the same as SQLite's NOCASE and LIKE do (so both backends match alike).
+const PG_ASCII_FOLD: (&str, &str) = ("translate(", ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')");
+
+/// A PostgreSQL `text[]` path literal from canonical names (bound as text, cast in SQL).
+fn pg_path<S: AsRef<str>>(keys: &[S]) -> ScimResult<String> {
+    json_path(keys)?; // the same checks on names
+    let quoted: Vec<String> = keys.iter().map(|k| format!("\"{}\"", k.as_ref())).collect();
+    Ok(format!("{{{}}}", quoted.join(",")))
 }
 
 impl<'s> Ctx<'s> {
-    fn new(schemas: &'s Schemas, rt: &'s ResourceType, err_type: ScimType) -> ScimResult<Self> {
+    fn new(schemas: &'s Schemas, rt: &'s ResourceType, err_type: ScimType, d: Dialect) -> ScimResult<Self> {
         let table = match rt.name.as_str() {
             "User" => "users",
             "Group" => "groups",
             other => return Err(ScimError::internal(format!("no table for resource type {other}"))),
         };
-        Ok(Ctx { schemas, rt, table, err_type, unknown_is_absent: false })
+        Ok(Ctx { schemas, rt, table, err_type, unknown_is_absent: false, d })
+    }
+
+    fn pg(&self) -> bool {
+        self.d == Dialect::Postgres
+    }
+
+    /// A typed value of the JSON member at `keys` of `base` (a JSON column): in SQLite `json_extract` (typed by
+    /// the JSON); in PostgreSQL the text, number or boolean of the jsonb value, NULL for any other JSON type.
+    fn json_at(&self, base: &str, keys: &[&str], kind: Kind) -> ScimResult<SqlFragment> {
+        let mut f = SqlFragment::default();
+        if !self.pg() {
+            f.push("json_extract(").push(base).push(", ").bind(SqlBind::Text(json_path(keys)?)).push(")");
+            return Ok(f);
+        }
+        let path = pg_path(keys)?;
+        let (json_type, cast) = match kind {
+            Kind::Number => ("number", "numeric"),
+            Kind::Bool => ("boolean", "boolean"),
+            Kind::Complex => {
+                f.push("(").push(base).push(" #> CAST(").bind(SqlBind::Text(path)).push(" AS text[]))");
+                return Ok(f);
+            }
+            _ => {
+                f.push("(").push(base).push(" #>> CAST(").bind(SqlBind::Text(path)).push(" AS text[]))");
+                return Ok(f);
+            }
+        };
+        f.push("(CASE WHEN jsonb_typeof(")
+            .push(base)
+            .push(" #> CAST(")
+            .bind(SqlBind::Text(path.clone()))
+            .push(&format!(" AS text[])) = '{json_type}' THEN ("))
+            .push(base)
+            .push(" #>> CAST(")
+            .bind(SqlBind::Text(path))
+            .push(&format!(" AS text[]))::{cast} END)"));
+        Ok(f)
+    }
+
+    /// A member of the current array element `e.value` (see `elements`), typed as `json_at`.
+    fn json_at_elem(&self, keys: &[&str], kind: Kind) -> ScimResult<SqlFragment> {
+        self.json_at("e.value", keys, kind)
+    }
+
+    /// The current array element `e.value` itself, typed as `json_at`.
+    fn elem_value(&self, kind: Kind) -> SqlFragment {
+        if !self.pg() {
+            return SqlFragment::raw("e.value");
+        }
+        SqlFragment::raw(&match kind {
+            Kind::Number => "(CASE WHEN jsonb_typeof(e.value) = 'number' THEN (e.value #>> '{}')::numeric END)".into(),
+            Kind::Bool => "(CASE WHEN jsonb_typeof(e.value) = 'boolean' THEN (e.value #>> '{}')::boolean END)".into(),
+            Kind::Complex => "e.value".to_string(),
+            _ => "(e.value #>> '{}')".to_string(),
+        })
+    }
+
+    /// The FROM item listing the elements of the JSON array at `keys` of this table's resource as `e`, with
+    /// `e.value` (the element) and `e.key` (its position); no rows when that is not an array.
+    fn elements<S: AsRef<str>>(&self, keys: &[S]) -> ScimResult<SqlFragment> {
+        let mut f = SqlFragment::default();
+        if !self.pg() {
+            f.push("json_each(")
+                .push(self.table)
+                .push(".resource, ")
+                .bind(SqlBind::Text(json_path(keys)?))
+                .push(") AS e");
+            return Ok(f);
+        }
+        let path = pg_path(keys)?;
+        f.push("jsonb_array_elements(CASE WHEN jsonb_typeof(")
+            .push(self.table)
+            .push(".resource #> CAST(")
+            .bind(SqlBind::Text(path.clone()))
+            .push(" AS text[])) = 'array' THEN ")
+            .push(self.table)
+            .push(".resource #> CAST(")
+            .bind(SqlBind::Text(path))
+            .push(" AS text[]) ELSE '[]'::jsonb END) WITH ORDINALITY AS e(value, key)");
+        Ok(f)
+    }
+
+    /// A case-insensitive sort key: SQLite's NOCASE collation; in PostgreSQL the key folded the same way
+    /// (ASCII letters), unless it is a column of `fold_case` keys already.
+    fn nocase_key(&self, mut f: SqlFragment, folded: bool) -> SqlFragment {
+        if !self.pg() {
+            f.push(" COLLATE NOCASE");
+            f
+        } else if folded {
+            f
+        } else {
+            f.wrap(PG_ASCII_FOLD.0, PG_ASCII_FOLD.1)
+        }
     }
 
     fn err(&self, detail: impl Into<String>) -> ScimError {
@@ -416,7 +554,7 @@ impl<'s> Ctx<'s> {
                 }
                 // Always present on a stored resource.
                 "meta" => Some(Scalar {
-                    expr: SqlFragment::raw("1"),
+                    expr: SqlFragment::raw("TRUE"),
                     null: Never,
                     kind: Kind::Complex,
                     nocase: false,
@@ -448,7 +586,7 @@ impl<'s> Ctx<'s> {
             }
             return Ok(Target::Multi {
                 src: ElemSrc::Json {
-                    array_path: json_path(&keys)?,
+                    keys: keys.iter().map(|k| k.to_string()).collect(),
                     def: r.attr,
                     name: if r.is_core { r.attr.name.clone() } else { format!("{}:{}", r.schema_urn, r.attr.name) },
                 },
@@ -456,9 +594,9 @@ impl<'s> Ctx<'s> {
             });
         }
         if leaf.attr_type == AttrType::Complex {
-            return Ok(Target::ComplexJson { path: json_path(&keys)? });
+            return Ok(Target::ComplexJson { keys: keys.iter().map(|k| k.to_string()).collect() });
         }
-        if leaf.indexed && !r.is_core && r.sub.is_none() {
+        if leaf.indexed && !r.is_core && r.sub.is_none() && !self.pg() {
             // An indexed extension attribute (`scimd schema add --index`): the very expression of its index,
             // with the path as literal text, and compared in the form SQLite can look up in it.
             let literal = super::extensions::json_path_literal(&keys)?;
@@ -466,9 +604,9 @@ impl<'s> Ctx<'s> {
             let kind = Kind::of(leaf.attr_type);
             return Ok(Target::Scalar(Scalar { expr, null: Null::Column, kind, nocase, fold: false, name }));
         }
-        let mut expr = SqlFragment::raw(&format!("json_extract({}.resource, ", self.table));
-        expr.bind(SqlBind::Text(json_path(&keys)?)).push(")");
-        Ok(Target::Scalar(Scalar { expr, null: Null::Expr, kind: Kind::of(leaf.attr_type), nocase, fold: false, name }))
+        let kind = Kind::of(leaf.attr_type);
+        let expr = self.json_at(&format!("{}.resource", self.table), &keys, kind)?;
+        Ok(Target::Scalar(Scalar { expr, null: Null::Expr, kind, nocase, fold: false, name }))
     }
 
     /// A value filter on a single-valued complex attribute (`name[givenName eq "x"]`).
@@ -483,17 +621,11 @@ impl<'s> Ctx<'s> {
     }
 
     /// `EXISTS (...)` over the elements of `src`, those satisfying `cond`.
-    fn exists(&self, src: &ElemSrc<'_>, cond: &SqlFragment) -> SqlFragment {
+    fn exists(&self, src: &ElemSrc<'_>, cond: &SqlFragment) -> ScimResult<SqlFragment> {
         let mut f = SqlFragment::default();
         match src {
-            ElemSrc::Json { array_path, .. } => {
-                f.push("EXISTS (SELECT 1 FROM json_each(")
-                    .push(self.table)
-                    .push(".resource, ")
-                    .bind(SqlBind::Text(array_path.clone()))
-                    .push(") AS e WHERE ")
-                    .append(cond)
-                    .push(")");
+            ElemSrc::Json { keys, .. } => {
+                f.push("EXISTS (SELECT 1 FROM ").append(&self.elements(keys)?).push(" WHERE ").append(cond).push(")");
             }
             ElemSrc::Single { .. } => {
                 f.push("(").append(cond).push(")");
@@ -516,7 +648,7 @@ impl<'s> Ctx<'s> {
                 .push(")");
             }
         }
-        f
+        Ok(f)
     }
 
     /// The sub-attribute `name` (relative, case-insensitive) of one element of `src`.
@@ -532,7 +664,7 @@ impl<'s> Ctx<'s> {
             if name.eq_ignore_ascii_case("value") {
                 if let ElemSrc::Json { .. } = src {
                     return Ok(Scalar {
-                        expr: SqlFragment::raw("e.value"),
+                        expr: self.elem_value(Kind::of(parent.attr_type)),
                         null: Null::Expr,
                         kind: Kind::of(parent.attr_type),
                         nocase: !parent.case_exact,
@@ -550,10 +682,11 @@ impl<'s> Ctx<'s> {
         if sd.returned == Returned::Never {
             return Err(self.err(format!("\"{full}\" cannot be used in a filter")));
         }
+        let kind = Kind::of(sd.attr_type);
         let scalar = |expr: SqlFragment, null: Null, nocase: bool| Scalar {
             expr,
             null,
-            kind: Kind::of(sd.attr_type),
+            kind,
             nocase,
             fold: false,
             name: full.clone(),
@@ -562,15 +695,13 @@ impl<'s> Ctx<'s> {
             || self.err(format!("filtering on \"{full}\" is not supported; filter on {parent_name}.value"));
         match src {
             ElemSrc::Json { .. } => {
-                let mut expr = SqlFragment::raw("json_extract(e.value, ");
-                expr.bind(SqlBind::Text(json_path(&[sd.name.as_str()])?)).push(")");
+                let expr = self.json_at_elem(&[sd.name.as_str()], kind)?;
                 Ok(scalar(expr, Null::Expr, !sd.case_exact))
             }
             ElemSrc::Single { keys, .. } => {
-                let mut all = keys.clone();
-                all.push(sd.name.clone());
-                let mut expr = SqlFragment::raw(&format!("json_extract({}.resource, ", self.table));
-                expr.bind(SqlBind::Text(json_path(&all)?)).push(")");
+                let mut all: Vec<&str> = keys.iter().map(String::as_str).collect();
+                all.push(sd.name.as_str());
+                let expr = self.json_at(&format!("{}.resource", self.table), &all, kind)?;
                 Ok(scalar(expr, Null::Expr, !sd.case_exact))
             }
             // Member ids compare exactly: ids are caseExact (RFC 7643 §3.1).
@@ -592,9 +723,10 @@ impl<'s> Ctx<'s> {
                     !sd.case_exact,
                 )),
                 "display" => Ok(scalar(
-                    SqlFragment::raw(
-                        "(SELECT json_extract(g.resource, '$.displayName') FROM groups AS g WHERE g.id = anc.gid)",
-                    ),
+                    SqlFragment::raw(&format!(
+                        "(SELECT {} FROM groups AS g WHERE g.id = anc.gid)",
+                        self.d.json_member("g.resource", "displayName")
+                    )),
                     Null::Expr,
                     !sd.case_exact,
                 )),
@@ -619,7 +751,7 @@ impl<'s> Ctx<'s> {
         }
         if let Filter::Present(p) | Filter::Compare(p, ..) | Filter::ValuePath(p, _) = f {
             if self.unknown_is_absent && self.schemas.resolve(self.rt, p).is_err() {
-                return Ok(SqlFragment::raw("0"));
+                return Ok(SqlFragment::raw("FALSE"));
             }
         }
         match f {
@@ -639,7 +771,7 @@ impl<'s> Ctx<'s> {
                     }
                 };
                 let cond = self.emit_elem(&src, inner, depth + 1)?;
-                Ok(self.exists(&src, &cond))
+                self.exists(&src, &cond)
             }
         }
     }
@@ -683,37 +815,55 @@ impl<'s> Ctx<'s> {
     fn present_path(&self, p: &AttrPath) -> ScimResult<SqlFragment> {
         match self.target(p)? {
             Target::Scalar(s) => Ok(self.present(&s)),
-            Target::ComplexJson { path } => Ok(self.complex_present(&path)),
+            Target::ComplexJson { keys } => self.complex_present(&keys),
             Target::Multi { src, sub: Some(sub) } => {
                 let s = self.sub_scalar(&src, &sub)?;
-                Ok(self.exists(&src, &self.present(&s)))
+                self.exists(&src, &self.present(&s))
             }
             Target::Multi { src, sub: None } => {
                 let cond = match src {
+                    ElemSrc::Json { .. } if self.pg() => SqlFragment::raw("jsonb_typeof(e.value) <> 'null'"),
                     ElemSrc::Json { .. } => SqlFragment::raw("e.value IS NOT NULL"),
-                    _ => SqlFragment::raw("1"),
+                    _ => SqlFragment::raw("TRUE"),
                 };
-                Ok(self.exists(&src, &cond))
+                self.exists(&src, &cond)
             }
         }
     }
 
     /// A complex JSON value with at least one non-empty member.
-    fn complex_present(&self, path: &str) -> SqlFragment {
-        let mut f = SqlFragment::raw("EXISTS (SELECT 1 FROM json_each(");
-        f.push(self.table)
-            .push(".resource, ")
-            .bind(SqlBind::Text(path.to_string()))
-            .push(") AS e WHERE e.value IS NOT NULL AND e.value <> '')");
-        f
+    fn complex_present(&self, keys: &[String]) -> ScimResult<SqlFragment> {
+        let mut f = SqlFragment::default();
+        if !self.pg() {
+            f.push("EXISTS (SELECT 1 FROM json_each(")
+                .push(self.table)
+                .push(".resource, ")
+                .bind(SqlBind::Text(json_path(keys)?))
+                .push(") AS e WHERE e.value IS NOT NULL AND e.value <> '')");
+            return Ok(f);
+        }
+        let path = pg_path(keys)?;
+        f.push("EXISTS (SELECT 1 FROM jsonb_each(CASE WHEN jsonb_typeof(")
+            .push(self.table)
+            .push(".resource #> CAST(")
+            .bind(SqlBind::Text(path.clone()))
+            .push(" AS text[])) = 'object' THEN ")
+            .push(self.table)
+            .push(".resource #> CAST(")
+            .bind(SqlBind::Text(path))
+            .push(
+                " AS text[]) ELSE '{}'::jsonb END) AS e(key, value) \
+                   WHERE jsonb_typeof(e.value) <> 'null' AND e.value <> '\"\"'::jsonb)",
+            );
+        Ok(f)
     }
 
     fn compare_path(&self, p: &AttrPath, op: CompareOp, lit: &Literal) -> ScimResult<SqlFragment> {
         match self.target(p)? {
             Target::Scalar(s) => self.compare(&s, op, lit),
-            Target::ComplexJson { path } => match (op, lit) {
-                (CompareOp::Eq, Literal::Null) => Ok(not(self.complex_present(&path))),
-                (CompareOp::Ne, Literal::Null) => Ok(self.complex_present(&path)),
+            Target::ComplexJson { keys } => match (op, lit) {
+                (CompareOp::Eq, Literal::Null) => Ok(not(self.complex_present(&keys)?)),
+                (CompareOp::Ne, Literal::Null) => self.complex_present(&keys),
                 _ => Err(self.err(format!(
                     "\"{p}\" is a complex attribute; compare one of its sub-attributes (e.g. name.familyName)"
                 ))),
@@ -728,15 +878,15 @@ impl<'s> Ctx<'s> {
                 // On a multi-valued attribute, `eq` etc. match when some element matches; `ne` and
                 // `eq null` when none does (so they also match when the attribute is absent).
                 match (op, lit) {
-                    (CompareOp::Eq, Literal::Null) => Ok(not(self.exists(&src, &self.present(&s)))),
-                    (CompareOp::Ne, Literal::Null) => Ok(self.exists(&src, &self.present(&s))),
+                    (CompareOp::Eq, Literal::Null) => Ok(not(self.exists(&src, &self.present(&s))?)),
+                    (CompareOp::Ne, Literal::Null) => self.exists(&src, &self.present(&s)),
                     (CompareOp::Ne, _) => {
                         let eq = self.compare(&s, CompareOp::Eq, lit)?;
-                        Ok(not(self.exists(&src, &eq)))
+                        Ok(not(self.exists(&src, &eq)?))
                     }
                     _ => {
                         let cond = self.compare(&s, op, lit)?;
-                        Ok(self.exists(&src, &cond))
+                        self.exists(&src, &cond)
                     }
                 }
             }
@@ -766,7 +916,7 @@ impl<'s> Ctx<'s> {
                 f.push("(").append(x).push(" <> '')");
             }
             (Null::Never, false) => {
-                f.push("1");
+                f.push("TRUE");
             }
             (Null::Column, true) => {
                 f.push("(").append(x).push(" IS NOT NULL AND ").append(x).push(" <> '')");
@@ -774,9 +924,12 @@ impl<'s> Ctx<'s> {
             (Null::Column, false) => {
                 f.push("(").append(x).push(" IS NOT NULL)");
             }
-            // Numbers and booleans are never equal to ''.
-            (Null::Expr, _) => {
-                f.push("COALESCE(").append(x).push(" <> '', 0)");
+            (Null::Expr, true) => {
+                f.push("COALESCE(").append(x).push(" <> '', FALSE)");
+            }
+            // Numbers and booleans: present when there is one.
+            (Null::Expr, false) => {
+                f.push("(").append(x).push(" IS NOT NULL)");
             }
         }
         f
@@ -791,7 +944,7 @@ impl<'s> Ctx<'s> {
                 f.append(&s.expr).push(" IS NOT NULL AND ").append(&cond).push(")");
                 f
             }
-            Null::Expr => cond.wrap("COALESCE(", ", 0)"),
+            Null::Expr => cond.wrap("COALESCE(", ", FALSE)"),
         }
     }
 
@@ -835,8 +988,9 @@ impl<'s> Ctx<'s> {
                 if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
                     return Err(no_op());
                 }
-                // json_extract yields 1/0 for JSON true/false; the active column holds 1/0.
-                Ok(SqlBind::Int(i64::from(*b)))
+                // SQLite: json_extract yields 1/0 for JSON true/false and the active column holds 1/0, which a
+                // bound boolean is; PostgreSQL: booleans.
+                Ok(SqlBind::Bool(*b))
             }
             (Kind::Number, Literal::Number(n)) => {
                 if op.is_substring() {
@@ -866,8 +1020,29 @@ impl<'s> Ctx<'s> {
             SqlBind::Text(t) if s.fold => SqlBind::Text(fold_case(&t)),
             other => other,
         };
-        let collate = if s.nocase && s.kind == Kind::Text { " COLLATE NOCASE" } else { "" };
-        let x = &s.expr;
+        let nocase_text = s.nocase && s.kind == Kind::Text;
+        // SQLite: the NOCASE collation. PostgreSQL: both sides folded the same way (ASCII letters), unless the
+        // column holds `fold_case` keys and the value was folded above.
+        let (collate, pg_fold) = match (self.pg(), nocase_text) {
+            (false, true) => (" COLLATE NOCASE", false),
+            (true, true) => ("", !s.fold),
+            _ => ("", false),
+        };
+        let folded_expr;
+        let x = if pg_fold {
+            folded_expr = s.expr.clone().wrap(PG_ASCII_FOLD.0, PG_ASCII_FOLD.1);
+            &folded_expr
+        } else {
+            &s.expr
+        };
+        // The bound value, folded like `x` when it is.
+        let bind_value = |f: &mut SqlFragment, value: SqlBind| {
+            if pg_fold {
+                f.push(PG_ASCII_FOLD.0).bind(value).push(PG_ASCII_FOLD.1);
+            } else {
+                f.bind(value);
+            }
+        };
         let mut f = SqlFragment::default();
         let sym = match op {
             CompareOp::Eq => "=",
@@ -882,26 +1057,27 @@ impl<'s> Ctx<'s> {
             // `ne` also matches when the attribute is absent.
             match s.null {
                 Null::Never => {
-                    f.append(x).push(" <> ").bind(value).push(collate);
+                    f.append(x).push(" <> ");
+                    bind_value(&mut f, value);
+                    f.push(collate);
                 }
                 Null::Column => {
-                    f.push("(")
-                        .append(x)
-                        .push(" IS NULL OR ")
-                        .append(x)
-                        .push(" <> ")
-                        .bind(value)
-                        .push(collate)
-                        .push(")");
+                    f.push("(").append(x).push(" IS NULL OR ").append(x).push(" <> ");
+                    bind_value(&mut f, value);
+                    f.push(collate).push(")");
                 }
                 Null::Expr => {
-                    f.push("COALESCE(").append(x).push(" <> ").bind(value).push(collate).push(", 1)");
+                    f.push("COALESCE(").append(x).push(" <> ");
+                    bind_value(&mut f, value);
+                    f.push(collate).push(", TRUE)");
                 }
             }
             return Ok(f);
         }
         if !op.is_substring() {
-            f.append(x).push(" ").push(sym).push(" ").bind(value).push(collate);
+            f.append(x).push(" ").push(sym).push(" ");
+            bind_value(&mut f, value);
+            f.push(collate);
             return Ok(self.guard(s, f));
         }
         let SqlBind::Text(v) = value else {
@@ -910,7 +1086,7 @@ impl<'s> Ctx<'s> {
         if v.is_empty() {
             // Every string contains, starts and ends with "".
             return Ok(match s.null {
-                Null::Never => SqlFragment::raw("1"),
+                Null::Never => SqlFragment::raw("TRUE"),
                 _ => {
                     let mut g = SqlFragment::raw("(");
                     g.append(x).push(" IS NOT NULL)");
@@ -925,19 +1101,27 @@ impl<'s> Ctx<'s> {
                 CompareOp::Sw => format!("{}%", like_escape(&v)),
                 _ => format!("%{}", like_escape(&v)),
             };
-            f.append(x).push(" LIKE ").bind(SqlBind::Text(pattern)).push(" ESCAPE '\\'");
+            f.append(x).push(" LIKE ");
+            bind_value(&mut f, SqlBind::Text(pattern));
+            f.push(" ESCAPE '\\'");
         } else {
+            let position = if self.pg() { "strpos(" } else { "instr(" };
             match op {
                 CompareOp::Co => {
-                    f.push("instr(").append(x).push(", ").bind(SqlBind::Text(v)).push(") > 0");
+                    f.push(position).append(x).push(", ").bind(SqlBind::Text(v)).push(") > 0");
                 }
                 CompareOp::Sw => {
-                    f.push("instr(").append(x).push(", ").bind(SqlBind::Text(v)).push(") = 1");
+                    f.push(position).append(x).push(", ").bind(SqlBind::Text(v)).push(") = 1");
                 }
                 _ => {
-                    // substr(x, -n) is the last n characters (n counted in characters, as SQLite does).
+                    // The last n characters (counted in characters on both backends).
                     let n = i64::try_from(v.chars().count()).unwrap_or(i64::MAX);
-                    f.push("substr(").append(x).push(", ").bind(SqlBind::Int(-n)).push(") = ").bind(SqlBind::Text(v));
+                    if self.pg() {
+                        f.push("right(").append(x).push(", CAST(").bind(SqlBind::Int(n)).push(" AS integer)) = ");
+                    } else {
+                        f.push("substr(").append(x).push(", ").bind(SqlBind::Int(-n)).push(") = ");
+                    }
+                    f.bind(SqlBind::Text(v));
                 }
             }
         }
@@ -1085,7 +1269,7 @@ mod tests {
 
     fn frag_for(rt_name: &str, filter: &str) -> ScimResult<SqlFragment> {
         let f = parse_filter(filter)?;
-        filter_to_sql(Schemas::embedded(), rt(rt_name), &f)
+        filter_to_sql(Schemas::embedded(), rt(rt_name), &f, Dialect::Sqlite)
     }
 
     fn run(c: &mut Conn, rt_name: &str, filter: &str) -> Vec<String> {
@@ -1328,7 +1512,7 @@ mod tests {
         assert!(p.contains("USING INDEX users_last_modified"), "{p}");
         // Sorting by a NOT NULL indexed column needs no separate sort step.
         let path = parse_attr_path("userName").expect("path");
-        let key = order_by_sql(Schemas::embedded(), rt("User"), &path, true).expect("sort");
+        let key = order_by_sql(Schemas::embedded(), rt("User"), &path, true, Dialect::Sqlite).expect("sort");
         assert_eq!(key.sql, "users.user_name_folded COLLATE NOCASE DESC");
         let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM users ORDER BY {}", key.sql);
         let rows = key.bind_to(diesel::sql_query(sql).into_boxed::<MultiBackend>()).load::<PlanRow>(c).expect("plan");
@@ -1338,7 +1522,7 @@ mod tests {
 
     fn sorted(c: &mut Conn, sort_by: &str, descending: bool) -> Vec<String> {
         let path = parse_attr_path(sort_by).expect("path");
-        let key = order_by_sql(Schemas::embedded(), rt("User"), &path, descending).expect("sort");
+        let key = order_by_sql(Schemas::embedded(), rt("User"), &path, descending, Dialect::Sqlite).expect("sort");
         let mut all = SqlFragment::raw("1 ORDER BY ");
         all.append(&key);
         all.push(", seq");
@@ -1363,7 +1547,7 @@ mod tests {
         assert_eq!(sorted(c, &format!("{ENT}:employeeNumber"), true), ["u2", "u4", "u3", "u1"]);
         for bad in ["name", "groups", "foo", "password", "meta", "meta.location"] {
             let path = parse_attr_path(bad).expect("path");
-            let e = sort_key_sql(Schemas::embedded(), rt("User"), &path).expect_err(bad);
+            let e = sort_key_sql(Schemas::embedded(), rt("User"), &path, Dialect::Sqlite).expect_err(bad);
             assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{bad}: {e}");
         }
     }
@@ -1403,7 +1587,7 @@ mod tests {
         let rt = schemas.resource_type("User").expect("rt");
         let mut q = |filter: &str| {
             let f = parse_filter(filter).expect("parse");
-            let frag = filter_to_sql(&schemas, rt, &f).unwrap_or_else(|e| panic!("{filter}: {e}"));
+            let frag = filter_to_sql(&schemas, rt, &f, Dialect::Sqlite).unwrap_or_else(|e| panic!("{filter}: {e}"));
             select(c, "users", &frag, "id")
         };
         assert_eq!(q("age eq 30"), ["t1"]);
@@ -1430,7 +1614,7 @@ mod tests {
         assert_eq!(q(r#"tags ne "red""#), ["t2", "t3"]);
         for bad in [r#"age eq "30""#, r#"age co "3""#, "flag eq 1", r#"born eq "x""#] {
             let f = parse_filter(bad).expect("parse");
-            let e = filter_to_sql(&schemas, rt, &f).expect_err(bad);
+            let e = filter_to_sql(&schemas, rt, &f, Dialect::Sqlite).expect_err(bad);
             assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{bad}");
         }
     }

@@ -72,6 +72,8 @@ struct Shape {
     multi: bool,
     /// The SQL dialect the page is written in.
     dialect: Dialect,
+    /// What stands in for an absent key (`''` or `0`, of the keys' type).
+    filler: &'static str,
 }
 
 impl Shape {
@@ -86,6 +88,7 @@ impl Shape {
             nocase: sources.iter().any(|s| s.sort.is_some_and(|k| k.nocase)),
             multi: sources.len() > 1,
             dialect: Dialect::Sqlite,
+            filler: sources.iter().find_map(|s| s.sort.and_then(|k| k.filler)).unwrap_or("''"),
         })
     }
 
@@ -102,14 +105,14 @@ fn components(shape: &Shape, descending: bool, ord: usize, source: &Source<'_>) 
     let mut out = Vec::with_capacity(shape.len());
     if let Some(key) = source.sort {
         if shape.nullable {
-            let mut n = SqlFragment::raw("((");
-            n.append(&key.expr).push(") IS NULL)");
+            let mut n = SqlFragment::raw("(CASE WHEN (");
+            n.append(&key.expr).push(") IS NULL THEN 1 ELSE 0 END)");
             out.push((n, descending));
         }
         out.push((key_value(shape, key), descending));
     }
     if shape.multi {
-        out.push((SqlFragment::raw(&ord.to_string()), false));
+        out.push((SqlFragment::raw(&format!("CAST({ord} AS BIGINT)")), false));
     }
     out.push((SqlFragment::raw(&format!("{t}.seq")), false));
     out
@@ -121,8 +124,8 @@ fn key_value(shape: &Shape, key: &SortKey) -> SqlFragment {
         return key.expr.clone();
     }
     let mut k = SqlFragment::raw("COALESCE(");
-    k.append(&key.expr).push(", '')");
-    if shape.nocase {
+    k.append(&key.expr).push(", ").push(shape.filler).push(")");
+    if shape.nocase && shape.dialect == Dialect::Sqlite {
         k.push(" COLLATE NOCASE");
     }
     k
@@ -156,7 +159,7 @@ fn select(
 ) -> SqlFragment {
     let t = source.table.name();
     let mut q = SqlFragment::raw(&format!(
-        "SELECT {ord} AS kind_ord, {t}.seq AS seq, {t}.id AS id, {t}.created AS created, \
+        "SELECT CAST({ord} AS BIGINT) AS kind_ord, {t}.seq AS seq, {t}.id AS id, {t}.created AS created, \
          {t}.last_modified AS last_modified, {t}.version AS version, {} AS resource, ",
         shape.dialect.json_as_text(&format!("{t}.resource"))
     ));
@@ -165,18 +168,20 @@ fn select(
         Some(key) => {
             let k = key_value(shape, key);
             if shape.nullable {
-                q.append(&parts[0].0).push(" AS sk_null, ");
+                q.push("CAST(").append(&parts[0].0).push(" AS BIGINT) AS sk_null, ");
             } else {
-                q.push("NULL AS sk_null, ");
+                q.push("CAST(NULL AS BIGINT) AS sk_null, ");
             }
-            q.push("typeof(").append(&k).push(") AS sk_type, CAST(").append(&k).push(" AS TEXT) AS sk_text, ");
-            q.append(&k).push(" AS sk_k");
+            let type_of = if shape.dialect == Dialect::Postgres { "pg_typeof(" } else { "typeof(" };
+            q.push("CAST(").push(type_of).append(&k).push(") AS TEXT) AS sk_type, CAST(").append(&k);
+            q.push(" AS TEXT) AS sk_text, ").append(&k).push(" AS sk_k");
         }
         None => {
-            q.push("NULL AS sk_null, NULL AS sk_type, NULL AS sk_text, NULL AS sk_k");
+            q.push("CAST(NULL AS BIGINT) AS sk_null, CAST(NULL AS TEXT) AS sk_type, CAST(NULL AS TEXT) AS sk_text, ");
+            q.push("NULL AS sk_k");
         }
     }
-    q.push(&format!(" FROM {t} WHERE 1"));
+    q.push(&format!(" FROM {t} WHERE TRUE"));
     if let Some(f) = source.filter {
         q.push(" AND (").append(f).push(")");
     }
@@ -202,7 +207,7 @@ fn order_by(shape: &Shape, descending: bool, reversed: bool) -> String {
         if shape.nullable {
             terms.push(format!("sk_null {}", dir(descending)));
         }
-        let collate = if shape.nocase { " COLLATE NOCASE" } else { "" };
+        let collate = if shape.nocase && shape.dialect == Dialect::Sqlite { " COLLATE NOCASE" } else { "" };
         terms.push(format!("sk_k{collate} {}", dir(descending)));
     }
     if shape.multi {
@@ -229,6 +234,11 @@ fn run(conn: &mut Conn, shape: &Shape, sources: &[Source<'_>], sql: SqlFragment)
                 key.push(match r.sk_type.as_deref() {
                     Some("integer") => KeyPart::Int(text.parse().map_err(ScimError::internal)?),
                     Some("real") => KeyPart::Real(text.parse().map_err(ScimError::internal)?),
+                    // PostgreSQL: JSON numbers are numeric; booleans were made 1/0 integers.
+                    Some("numeric" | "bigint") => match text.parse::<i64>() {
+                        Ok(i) => KeyPart::Int(i),
+                        Err(_) => KeyPart::Real(text.parse().map_err(ScimError::internal)?),
+                    },
                     _ => KeyPart::Text(text),
                 });
             }

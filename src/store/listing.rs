@@ -4,7 +4,7 @@
 use super::filter_sql::{filter_to_sql, filter_to_sql_across_types, order_by_sql, sort_key_of, SortKey, SqlFragment};
 use super::keyset::{self, KeyPart, KeyedRow, Side};
 use super::resources::{self, ResourceRow, Table};
-use super::Conn;
+use super::{Conn, Dialect};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::{AttrPath, Filter};
 use crate::scim::schema::{ResourceType, Schemas};
@@ -34,6 +34,7 @@ impl Listing {
         filter: Option<&Filter>,
         sort_by: Option<&AttrPath>,
         descending: bool,
+        d: Dialect,
     ) -> ScimResult<Listing> {
         let tables = types.iter().map(|rt| table_of(rt)).collect::<ScimResult<Vec<_>>>()?;
         let across = types.len() > 1;
@@ -49,24 +50,24 @@ impl Listing {
         let filters = match filter {
             None => types.iter().map(|_| None).collect(),
             Some(f) if across => {
-                fits_one(&|rt| filter_to_sql(schemas, rt, f))?;
+                fits_one(&|rt| filter_to_sql(schemas, rt, f, d))?;
                 types
                     .iter()
-                    .map(|rt| filter_to_sql_across_types(schemas, rt, f).map(Some))
+                    .map(|rt| filter_to_sql_across_types(schemas, rt, f, d).map(Some))
                     .collect::<ScimResult<_>>()?
             }
-            Some(f) => types.iter().map(|rt| filter_to_sql(schemas, rt, f).map(Some)).collect::<ScimResult<_>>()?,
+            Some(f) => types.iter().map(|rt| filter_to_sql(schemas, rt, f, d).map(Some)).collect::<ScimResult<_>>()?,
         };
         let (order, sort_keys) = match sort_by {
             None => (types.iter().map(|_| None).collect(), types.iter().map(|_| None).collect()),
             Some(path) => {
-                let fits = fits_one(&|rt| sort_key_of(schemas, rt, path).map(|k| k.expr))?;
+                let fits = fits_one(&|rt| sort_key_of(schemas, rt, path, d).map(|k| k.expr))?;
                 let mut order = Vec::new();
                 let mut sort_keys = Vec::new();
                 for (rt, fits) in types.iter().zip(fits) {
                     if fits {
-                        sort_keys.push(Some(sort_key_of(schemas, rt, path)?));
-                        order.push(Some(order_by_sql(schemas, rt, path, descending)?));
+                        sort_keys.push(Some(sort_key_of(schemas, rt, path, d)?));
+                        order.push(Some(order_by_sql(schemas, rt, path, descending, d)?));
                     } else {
                         // Only across types: this type lacks the attribute, so all of its resources sort as
                         // having no value.
@@ -94,21 +95,8 @@ impl Listing {
         self.filters.iter().any(Option::is_some)
     }
 
-    /// Filters and sorting are written in SQLite's SQL so far: on PostgreSQL a listing that needs them is
-    /// refused plainly (501) rather than failing inside the database.
-    fn supported_on(&self, conn: &Conn) -> ScimResult<()> {
-        let sorted = self.order.iter().any(Option::is_some);
-        if conn.dialect() == super::Dialect::Postgres && (self.is_filtered() || sorted) {
-            return Err(ScimError::not_implemented(
-                "filters and sortBy are not available on a PostgreSQL database in this version of scimd yet",
-            ));
-        }
-        Ok(())
-    }
-
     /// The exact number of matching resources: O(1) without a filter (trigger-kept counts).
     pub fn total(&self, conn: &mut Conn) -> ScimResult<usize> {
-        self.supported_on(conn)?;
         let mut total = 0;
         for (table, filter) in self.tables.iter().zip(&self.filters) {
             total += resources::count(conn, *table, filter.as_ref())?;
@@ -123,7 +111,6 @@ impl Listing {
         offset: usize,
         limit: usize,
     ) -> ScimResult<(usize, Vec<(Table, ResourceRow)>)> {
-        self.supported_on(conn)?;
         if let ([table], [filter], [order]) = (&self.tables[..], &self.filters[..], &self.order[..]) {
             // One table: the narrow-index OFFSET of `resources::list`.
             let (total, rows) = resources::list(conn, *table, filter.as_ref(), order.as_ref(), offset, limit)?;
@@ -145,7 +132,6 @@ impl Listing {
         side: Side,
         limit: usize,
     ) -> ScimResult<Vec<KeyedRow>> {
-        self.supported_on(conn)?;
         keyset::page(conn, &self.sources(), self.descending, position, side, limit)
     }
 

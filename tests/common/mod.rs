@@ -619,6 +619,31 @@ pub fn groups_of_user(user: &Value) -> Vec<(String, String)> {
 
 /// The bytes of the database file and of its `-wal` / `-shm` companions that exist, with their paths.
 pub fn database_files(db: &Path) -> Vec<(String, Vec<u8>)> {
+    let text = db.to_string_lossy();
+    if text.starts_with("postgres://") {
+        // PostgreSQL: every row of every table, as text.
+        use diesel::{Connection, QueryableByName, RunQueryDsl};
+        #[derive(QueryableByName)]
+        struct Dump {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let mut c = diesel::PgConnection::establish(&text).expect("connect");
+        let tables: Vec<Dump> = diesel::sql_query(
+            "SELECT table_name::text AS t FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .load(&mut c)
+        .expect("tables");
+        return tables
+            .into_iter()
+            .map(|table| {
+                let rows: Vec<Dump> =
+                    diesel::sql_query(format!("SELECT r::text AS t FROM {} r", table.t)).load(&mut c).expect("rows");
+                let bytes = rows.into_iter().flat_map(|r| r.t.into_bytes()).collect();
+                (table.t, bytes)
+            })
+            .collect();
+    }
     ["", "-wal", "-shm"]
         .iter()
         .filter_map(|suffix| {

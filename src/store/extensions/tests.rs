@@ -2,6 +2,7 @@ use super::*;
 use crate::scim::filter::parse_filter;
 use crate::scim::schema::{validate, Schemas};
 use crate::store::filter_sql::filter_to_sql;
+use crate::store::Dialect;
 use serde_json::json;
 
 const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
@@ -50,7 +51,8 @@ struct Id {
 }
 
 fn run(c: &mut Conn, sc: &Schemas, filter: &str) -> (Vec<String>, String) {
-    let f = filter_to_sql(sc, sc.resource_type("User").unwrap(), &parse_filter(filter).unwrap()).unwrap();
+    let f =
+        filter_to_sql(sc, sc.resource_type("User").unwrap(), &parse_filter(filter).unwrap(), Dialect::Sqlite).unwrap();
     let sql = format!("SELECT id FROM users WHERE {} ORDER BY seq", f.sql);
     let ids = f.bind_to(diesel::sql_query(&sql).into_boxed()).load::<Id>(c).unwrap();
     let plan =

@@ -85,9 +85,10 @@ fn keyset_walks_match_index_order() {
         [(None, false), (Some("displayName"), false), (Some("displayName"), true), (Some("userName"), true)]
     {
         let path = sort.map(|s| parse_attr_path(s).unwrap());
-        let key = path.as_ref().map(|p| sort_key_of(schemas, user, p).unwrap());
-        let order = path.as_ref().map(|p| order_by_sql(schemas, user, p, descending).unwrap());
-        let filter = filter_to_sql(schemas, user, &parse_filter("userName sw \"user\"").unwrap()).unwrap();
+        let key = path.as_ref().map(|p| sort_key_of(schemas, user, p, Dialect::Sqlite).unwrap());
+        let order = path.as_ref().map(|p| order_by_sql(schemas, user, p, descending, Dialect::Sqlite).unwrap());
+        let filter =
+            filter_to_sql(schemas, user, &parse_filter("userName sw \"user\"").unwrap(), Dialect::Sqlite).unwrap();
         let (_, index) = resources::list(&mut c, Table::Users, Some(&filter), order.as_ref(), 0, 1000).unwrap();
         let want: Vec<String> = index.into_iter().map(|r| r.id).collect();
         assert_eq!(want.len(), 60);
@@ -98,7 +99,10 @@ fn keyset_walks_match_index_order() {
     }
     // Two tables (a search at the root): the offset listing and the keyset walks agree.
     let path = parse_attr_path("displayName").unwrap();
-    let (uk, gk) = (sort_key_of(schemas, user, &path).unwrap(), sort_key_of(schemas, group, &path).unwrap());
+    let (uk, gk) = (
+        sort_key_of(schemas, user, &path, Dialect::Sqlite).unwrap(),
+        sort_key_of(schemas, group, &path, Dialect::Sqlite).unwrap(),
+    );
     for (uk, gk) in [(None, None), (Some(&uk), Some(&gk))] {
         for descending in [false, true] {
             let sources = [
@@ -136,7 +140,7 @@ fn keyset_pages_seek_their_index() {
     assert!(!p.contains("TEMP B-TREE"), "{p}");
     let p = plan(&mut c, &page_sql(&shape, &unsorted, false, Some(&[KeyPart::Int(30)]), Side::Before, 10));
     assert!(p.contains("USING INTEGER PRIMARY KEY (rowid<?)"), "{p}");
-    let key = sort_key_of(schemas, user, &parse_attr_path("userName").unwrap()).unwrap();
+    let key = sort_key_of(schemas, user, &parse_attr_path("userName").unwrap(), Dialect::Sqlite).unwrap();
     let sorted = [Source { table: Table::Users, filter: None, sort: Some(&key) }];
     let shape = Shape::of(&sorted).unwrap();
     let position = [KeyPart::Text("user30".into()), KeyPart::Int(12)];
@@ -149,7 +153,7 @@ fn keyset_pages_seek_their_index() {
 fn positions_of_another_shape_do_not_fit() {
     let schemas = Schemas::embedded();
     let user = schemas.resource_type("User").unwrap();
-    let key = sort_key_of(schemas, user, &parse_attr_path("displayName").unwrap()).unwrap();
+    let key = sort_key_of(schemas, user, &parse_attr_path("displayName").unwrap(), Dialect::Sqlite).unwrap();
     let unsorted = [Source { table: Table::Users, filter: None, sort: None }];
     let sorted = [Source { table: Table::Users, filter: None, sort: Some(&key) }];
     assert!(fits(&unsorted, &[KeyPart::Int(3)]));
