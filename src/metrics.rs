@@ -103,13 +103,11 @@ pub fn metrics() -> &'static Metrics {
     METRICS.get_or_init(build)
 }
 
-/// The exposition text, with the database size measured now (`database` is `--database`; the size is that of a
-/// SQLite file and its WAL).
-pub fn encode(database: &str) -> Result<String, std::fmt::Error> {
+/// The exposition text, with the database size measured now (see `Store::size_bytes`).
+pub fn encode(database_bytes: Option<u64>) -> Result<String, std::fmt::Error> {
     let m = metrics();
-    let size = |path: &str| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    if let Some(path) = crate::store::url::DatabaseUrl::parse(database).ok().as_ref().and_then(|u| u.sqlite_path()) {
-        m.database_bytes.set((size(path) + size(&format!("{path}-wal"))) as i64);
+    if let Some(bytes) = database_bytes {
+        m.database_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &m.registry)?;

@@ -210,7 +210,7 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
         if let Some(bind) = &args.metrics_bind {
             let listener =
                 std::net::TcpListener::bind(bind).map_err(|e| format!("cannot listen on {bind} for metrics: {e}"))?;
-            let (metrics, addrs) = http::serve_metrics(listener, database.to_string())
+            let (metrics, addrs) = http::serve_metrics(listener, store.clone())
                 .map_err(|e| format!("cannot serve metrics on {bind}: {e}"))?;
             for a in &addrs {
                 println!("metrics at http://{a}/metrics");

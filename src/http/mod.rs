@@ -305,14 +305,16 @@ pub fn serve(
 /// authentication (bind it to a private interface), nothing else.
 pub fn serve_metrics(
     listener: std::net::TcpListener,
-    database: String,
+    store: Store,
 ) -> std::io::Result<(actix_web::dev::Server, Vec<SocketAddr>)> {
-    let database = web::Data::new(database);
+    let store = web::Data::new(store);
     let server = HttpServer::new(move || {
-        App::new().app_data(database.clone()).service(
+        App::new().app_data(store.clone()).service(
             web::resource("/metrics")
-                .route(web::get().to(|db: web::Data<String>| async move {
-                    match crate::metrics::encode(&db) {
+                .route(web::get().to(|store: web::Data<Store>| async move {
+                    let store = store.clone();
+                    let size = web::block(move || store.size_bytes()).await.ok().flatten();
+                    match crate::metrics::encode(size) {
                         Ok(text) => HttpResponse::Ok()
                             .insert_header((
                                 header::CONTENT_TYPE,

@@ -1,17 +1,22 @@
-//! SCIM filter AST (RFC 7644 §3.4.2.2) -> SQLite `WHERE` fragment with bound parameters, and `sortBy`
-//! (RFC 7644 §3.4.2.3) -> `ORDER BY` expression.
+//! SCIM filter AST (RFC 7644 §3.4.2.2) -> SQL `WHERE` fragment with bound parameters, and `sortBy`
+//! (RFC 7644 §3.4.2.3) -> `ORDER BY` expression, in the store's two dialects (SQLite, PostgreSQL), with the
+//! same results on both.
 //!
 //! * User-supplied text is never spliced into SQL: every value, and every JSON path (built from
 //!   schema-canonical names), is a `?` parameter. Only table and column names, which are constants
 //!   here, appear in the SQL text.
 //! * Hot attributes map to indexed columns (`users.user_name_folded`, `users.external_id`, ...); everything
-//!   else is read from the `resource` JSON with `json_extract` / `json_each`. Membership (`Group.members`,
-//!   `User.groups`) comes from the `group_members` table, never from JSON; `groups` includes indirect
-//!   memberships through nested groups (a recursive CTE; `UNION` so cycles terminate).
+//!   else is read from the `resource` JSON: `json_extract` / `json_each` on SQLite, jsonb paths (`#>`, `#>>`,
+//!   `jsonb_array_elements`) on PostgreSQL, typed by the attribute (text, numeric, boolean) so comparisons mean
+//!   the same. Membership (`Group.members`, `User.groups`) comes from the `group_members` table, never from
+//!   JSON; `groups` includes indirect memberships through nested groups (a recursive CTE; `UNION` so cycles
+//!   terminate).
 //! * Every predicate is two-valued (never SQL NULL), so `not (...)` and `ne` also match resources where
 //!   the attribute is absent.
-//! * caseExact=false strings compare with `COLLATE NOCASE` and `LIKE`, which fold ASCII letters only
-//!   (`é` and `É` differ); caseExact=true strings compare bytewise (`=`, `instr`, `substr`).
+//! * caseExact=false strings compare folding ASCII letters only (`é` and `É` differ): SQLite's `COLLATE
+//!   NOCASE` and `LIKE`; on PostgreSQL both sides go through the same ASCII `translate`. userName and
+//!   displayName are stored folded in full Unicode (`fold_case`) and compared folded on both. caseExact=true
+//!   strings compare bytewise (`=`, `instr`/`strpos`, `substr`/`right`).
 //! * `id`, `members.value` and `groups.value` compare exactly: ids are caseExact (RFC 7643 §3.1).
 
 use super::MultiBackend;

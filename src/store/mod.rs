@@ -168,6 +168,25 @@ impl Store {
         })
     }
 
+    /// The database's size in bytes: a SQLite file with its WAL, or PostgreSQL's `pg_database_size`.
+    pub fn size_bytes(&self) -> Option<u64> {
+        match &*self.backend {
+            Backend::Sqlite(s) => Some(s.size_bytes()),
+            Backend::Postgres(_) => {
+                #[derive(QueryableByName)]
+                struct Size {
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    n: i64,
+                }
+                self.read(|c| {
+                    Ok(conn::sql_query(c, "SELECT pg_database_size(current_database()) AS n").get_result::<Size>(c)?.n)
+                })
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+            }
+        }
+    }
+
     /// SQLite: copies the whole WAL into the database file and truncates it, waiting for the writer to be idle
     /// (for quiet moments: shutdown, before a backup or a benchmark). PostgreSQL: nothing to do.
     pub fn checkpoint(&self) -> ScimResult<()> {

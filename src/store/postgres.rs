@@ -125,7 +125,13 @@ impl PgStore {
                     std::thread::sleep(Duration::from_millis(base + jitter));
                     attempt += 1;
                 }
-                other => return other,
+                other => {
+                    if other.is_ok() {
+                        // One write per COMMIT here (no group commit on PostgreSQL).
+                        crate::metrics::metrics().commit_batch.observe(1.0);
+                    }
+                    return other;
+                }
             }
         }
     }

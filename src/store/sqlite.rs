@@ -133,6 +133,8 @@ fn spawn_checkpointer(path: &str, writer: std::sync::Weak<Writer>) -> Result<(),
 
 /// The SQLite backend: a pool of read connections, one writer with group commit, an authentication connection.
 pub struct SqliteStore {
+    /// The database file.
+    path: String,
     read: SqlitePool,
     writer: Arc<Writer>,
     /// A read connection of its own for token checks: authentication never waits for the read pool, however
@@ -179,7 +181,7 @@ impl SqliteStore {
         let writer =
             Arc::new(Writer { state: Mutex::new(state), finished: Condvar::new(), queued: AtomicUsize::new(0) });
         spawn_checkpointer(path, Arc::downgrade(&writer))?;
-        Ok(SqliteStore { read, writer, auth: Arc::new(Mutex::new(Conn::Sqlite(auth))) })
+        Ok(SqliteStore { path: path.to_string(), read, writer, auth: Arc::new(Mutex::new(Conn::Sqlite(auth))) })
     }
 
     fn conn(pool: &SqlitePool) -> ScimResult<PooledConnection<SqliteManager>> {
@@ -275,6 +277,12 @@ impl SqliteStore {
             return Err(ScimError::internal("the database could not commit the write"));
         }
         outcome
+    }
+
+    /// The database file and its WAL, in bytes.
+    pub fn size_bytes(&self) -> u64 {
+        let size = |p: &str| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        size(&self.path) + size(&format!("{}-wal", self.path))
     }
 
     /// The SQLite connection of the single writer.
