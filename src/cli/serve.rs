@@ -151,12 +151,6 @@ pub fn run(database: &str, args: ServeArgs) -> Result<(), String> {
             ..Default::default()
         },
     )?;
-    if store.dialect() == crate::store::Dialect::Postgres {
-        log::warn!(
-            "PostgreSQL support is not complete in this version: schema extensions (scimd schema add) are not \
-             available on it yet"
-        );
-    }
     // First start on an empty database: mint a token so a newcomer can paste URL and token into the IdP.
     let minted = if store.read(token_rows::any_usable).map_err(|e| e.detail)? {
         None

@@ -4,6 +4,7 @@
 
 use super::resources::Table;
 use super::Conn;
+use super::Dialect;
 use crate::scim::error::{ScimError, ScimResult};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
@@ -103,6 +104,54 @@ pub fn json_path_literal(keys: &[&str]) -> ScimResult<String> {
     Ok(p)
 }
 
+/// `{"urn","attr"}` as a PostgreSQL `text[]` path literal (the same alphabet checks as `json_path_literal`).
+fn pg_path_literal(keys: &[&str]) -> ScimResult<String> {
+    json_path_literal(keys)?;
+    let quoted: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
+    Ok(format!("'{{{}}}'", quoted.join(",")))
+}
+
+/// The JSON value at `urn`.`attr` (or `urn` alone) of `resource`, as SQL: SQLite's `json_extract` (typed),
+/// PostgreSQL's jsonb value.
+fn json_value(d: Dialect, keys: &[&str]) -> ScimResult<String> {
+    Ok(match d {
+        Dialect::Sqlite => format!("json_extract(resource, {})", json_path_literal(keys)?),
+        Dialect::Postgres => format!("(resource #> {})", pg_path_literal(keys)?),
+    })
+}
+
+/// Whether `resource` has a value (JSON null included) at `keys`, as SQL.
+fn has_value(d: Dialect, keys: &[&str]) -> ScimResult<String> {
+    Ok(match d {
+        Dialect::Sqlite => format!("json_type(resource, {}) IS NOT NULL", json_path_literal(keys)?),
+        Dialect::Postgres => format!("(resource #> {}) IS NOT NULL", pg_path_literal(keys)?),
+    })
+}
+
+/// The expression an attribute's index is made on, and that `filter_sql` compares with (so the index serves
+/// it): the value, folded case-insensitively when `nocase`. On PostgreSQL the text of the value, ASCII-folded as
+/// SQLite's NOCASE does.
+pub fn indexed_expr(d: Dialect, table: Option<&str>, urn: &str, attr: &str, nocase: bool) -> ScimResult<String> {
+    let column = match table {
+        Some(t) => format!("{t}.resource"),
+        None => "resource".to_string(),
+    };
+    Ok(match d {
+        Dialect::Sqlite => {
+            let collate = if nocase { " COLLATE NOCASE" } else { "" };
+            format!("json_extract({column}, {}){collate}", json_path_literal(&[urn, attr])?)
+        }
+        Dialect::Postgres => {
+            let text = format!("({column} #>> {})", pg_path_literal(&[urn, attr])?);
+            if nocase {
+                format!("translate({text}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')")
+            } else {
+                text
+            }
+        }
+    })
+}
+
 /// The name of the expression index on `table` for `urn:attr`.
 fn index_name(table: Table, urn: &str, attr: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -126,13 +175,10 @@ pub fn sync_indexes(
         }
     }
     for (attr, nocase) in wanted {
-        let collate = if *nocase { " COLLATE NOCASE" } else { "" };
-        let sql = format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {} (json_extract(resource, {}){collate})",
-            index_name(table, urn, attr),
-            table.name(),
-            json_path_literal(&[urn, attr])?
-        );
+        // SQLite takes the collation as the indexed column's; PostgreSQL an expression in parentheses.
+        let expr = indexed_expr(conn.dialect(), None, urn, attr, *nocase)?;
+        let column = if conn.dialect() == Dialect::Sqlite { expr } else { format!("({expr})") };
+        let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {} ({column})", index_name(table, urn, attr), table.name());
         super::conn::sql_query(conn, &sql).execute(conn)?;
     }
     Ok(())
@@ -145,7 +191,7 @@ pub fn count_with_values(conn: &mut Conn, table: Table, urn: &str, attrs: &[Stri
     }
     let mut conds = Vec::new();
     for a in attrs {
-        conds.push(format!("json_type(resource, {}) IS NOT NULL", json_path_literal(&[urn, a])?));
+        conds.push(has_value(conn.dialect(), &[urn, a])?);
     }
     let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE {}", table.name(), conds.join(" OR "));
     Ok(super::conn::sql_query(conn, &sql).get_result::<N>(conn)?.n as usize)
@@ -153,22 +199,24 @@ pub fn count_with_values(conn: &mut Conn, table: Table, urn: &str, attrs: &[Stri
 
 /// Resources of `table` without a value for `attr` of `urn` (`attr` None: without the extension at all).
 pub fn count_without(conn: &mut Conn, table: Table, urn: &str, attr: Option<&str>) -> ScimResult<usize> {
-    let path = match attr {
-        Some(a) => json_path_literal(&[urn, a])?,
-        None => json_path_literal(&[urn])?,
-    };
-    let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE json_type(resource, {path}) IS NULL", table.name());
+    let keys: Vec<&str> = std::iter::once(urn).chain(attr).collect();
+    let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE NOT ({})", table.name(), has_value(conn.dialect(), &keys)?);
     Ok(super::conn::sql_query(conn, &sql).get_result::<N>(conn)?.n as usize)
 }
 
 /// Resources of `table` whose value of `attr` of `urn` another resource also holds.
 pub fn count_duplicates(conn: &mut Conn, table: Table, urn: &str, attr: &str, nocase: bool) -> ScimResult<usize> {
-    let collate = if nocase { " COLLATE NOCASE" } else { "" };
+    let d = conn.dialect();
+    let key = match (d, nocase) {
+        (Dialect::Sqlite, _) | (Dialect::Postgres, true) => indexed_expr(d, None, urn, attr, nocase)?,
+        // jsonb equality: the same value of the same JSON type.
+        (Dialect::Postgres, false) => json_value(d, &[urn, attr])?,
+    };
     let sql = format!(
-        "SELECT COALESCE(SUM(c), 0) AS n FROM (SELECT COUNT(*) AS c FROM {} WHERE json_type(resource, {p}) IS NOT NULL \
-         GROUP BY json_extract(resource, {p}){collate} HAVING COUNT(*) > 1)",
+        "SELECT CAST(COALESCE(SUM(c), 0) AS BIGINT) AS n FROM (SELECT COUNT(*) AS c FROM {} WHERE {} \
+         GROUP BY {key} HAVING COUNT(*) > 1) AS dup",
         table.name(),
-        p = json_path_literal(&[urn, attr])?
+        has_value(d, &[urn, attr])?
     );
     Ok(super::conn::sql_query(conn, &sql).get_result::<N>(conn)?.n as usize)
 }
@@ -189,12 +237,28 @@ pub fn holder_of(
         #[diesel(sql_type = Text)]
         id: String,
     }
-    let collate = if nocase { " COLLATE NOCASE" } else { "" };
-    let sql = format!(
-        "SELECT id FROM {} WHERE json_extract(resource, {}) = json_extract(?, '$'){collate} AND id <> ? LIMIT 1",
-        table.name(),
-        json_path_literal(&[urn, attr])?
-    );
+    let d = conn.dialect();
+    let sql = match (d, nocase) {
+        (Dialect::Sqlite, _) => {
+            let collate = if nocase { " COLLATE NOCASE" } else { "" };
+            format!(
+                "SELECT id FROM {} WHERE {} = json_extract(?, '$'){collate} AND id <> ? LIMIT 1",
+                table.name(),
+                json_value(d, &[urn, attr])?
+            )
+        }
+        (Dialect::Postgres, true) => format!(
+            "SELECT id FROM {} WHERE {} = translate(CAST(? AS jsonb) #>> '{{}}', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', \
+             'abcdefghijklmnopqrstuvwxyz') AND id <> ? LIMIT 1",
+            table.name(),
+            indexed_expr(d, None, urn, attr, true)?
+        ),
+        (Dialect::Postgres, false) => format!(
+            "SELECT id FROM {} WHERE {} = CAST(? AS jsonb) AND id <> ? LIMIT 1",
+            table.name(),
+            json_value(d, &[urn, attr])?
+        ),
+    };
     let found = super::conn::sql_query(conn, &sql)
         .bind::<Text, _>(value.to_string())
         .bind::<Text, _>(self_id.unwrap_or(""))
@@ -208,26 +272,51 @@ pub fn holder_of(
 /// and its URN leaves the resource's `schemas`. Returns how many resources changed.
 pub fn strip(conn: &mut Conn, table: Table, urn: &str, attrs: Option<&[String]>, now: &str) -> ScimResult<usize> {
     let t = table.name();
-    let ext = json_path_literal(&[urn])?;
+    let d = conn.dialect();
     let mut changed = 0;
     if let Some(attrs) = attrs.filter(|a| !a.is_empty()) {
-        let paths = attrs.iter().map(|a| json_path_literal(&[urn, a])).collect::<ScimResult<Vec<_>>>()?;
-        let any = paths.iter().map(|p| format!("json_type(resource, {p}) IS NOT NULL")).collect::<Vec<_>>();
-        let sql = format!(
-            "UPDATE {t} SET resource = json_remove(resource, {}), version = version + 1, last_modified = ? WHERE {}",
-            paths.join(", "),
-            any.join(" OR ")
-        );
+        let any = attrs.iter().map(|a| has_value(d, &[urn, a.as_str()])).collect::<ScimResult<Vec<_>>>()?.join(" OR ");
+        let removed = match d {
+            Dialect::Sqlite => {
+                let paths = attrs.iter().map(|a| json_path_literal(&[urn, a])).collect::<ScimResult<Vec<_>>>()?;
+                format!("json_remove(resource, {})", paths.join(", "))
+            }
+            Dialect::Postgres => {
+                let mut e = "resource".to_string();
+                for a in attrs {
+                    e = format!("({e} #- {})", pg_path_literal(&[urn, a])?);
+                }
+                e
+            }
+        };
+        let sql = format!("UPDATE {t} SET resource = {removed}, version = version + 1, last_modified = ? WHERE {any}");
         changed += super::conn::sql_query(conn, &sql).bind::<Text, _>(now).execute(conn)?;
     }
-    // The extension object itself when it is empty now (or always, removing the whole extension).
-    let which = if attrs.is_some() { format!("json_extract(resource, {ext}) = '{{}}'") } else { "1".into() };
-    let sql = format!(
-        "UPDATE {t} SET resource = json_set(json_remove(resource, {ext}), '$.schemas', \
-         (SELECT json_group_array(value) FROM json_each(resource, '$.schemas') WHERE value <> ?)), \
-         version = version + CASE WHEN ? THEN 1 ELSE 0 END, last_modified = ? \
-         WHERE json_type(resource, {ext}) IS NOT NULL AND {which}"
-    );
+    // The extension object itself when it is empty now (or always, removing the whole extension); its URN
+    // leaves `schemas`.
+    let sql = match d {
+        Dialect::Sqlite => {
+            let ext = json_path_literal(&[urn])?;
+            let which = if attrs.is_some() { format!("json_extract(resource, {ext}) = '{{}}'") } else { "TRUE".into() };
+            format!(
+                "UPDATE {t} SET resource = json_set(json_remove(resource, {ext}), '$.schemas', \
+                 (SELECT json_group_array(value) FROM json_each(resource, '$.schemas') WHERE value <> ?)), \
+                 version = version + CASE WHEN ? THEN 1 ELSE 0 END, last_modified = ? \
+                 WHERE json_type(resource, {ext}) IS NOT NULL AND {which}"
+            )
+        }
+        Dialect::Postgres => {
+            let ext = pg_path_literal(&[urn])?;
+            let which = if attrs.is_some() { format!("(resource #> {ext}) = '{{}}'::jsonb") } else { "TRUE".into() };
+            format!(
+                "UPDATE {t} SET resource = jsonb_set(resource #- {ext}, '{{schemas}}', \
+                 COALESCE((SELECT jsonb_agg(v) FROM jsonb_array_elements(resource -> 'schemas') AS v \
+                 WHERE v <> to_jsonb(CAST(? AS text))), '[]'::jsonb)), \
+                 version = version + CASE WHEN ? THEN 1 ELSE 0 END, last_modified = ? \
+                 WHERE (resource #> {ext}) IS NOT NULL AND {which}"
+            )
+        }
+    };
     let whole = super::conn::sql_query(conn, &sql)
         .bind::<Text, _>(urn)
         .bind::<Bool, _>(attrs.is_none())
