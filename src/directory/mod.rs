@@ -347,12 +347,12 @@ impl Directory {
     /// Returns the member's type.
     fn resolve_member(conn: &mut Conn, group_id: &str, member: &MemberRef) -> ScimResult<&'static str> {
         let found = match member.member_type {
-            Some("User") => resources::exists(conn, Table::Users, &member.id)?.then_some("User"),
-            Some(_) => resources::exists(conn, Table::Groups, &member.id)?.then_some("Group"),
+            Some("User") => resources::exists_for_share(conn, Table::Users, &member.id)?.then_some("User"),
+            Some(_) => resources::exists_for_share(conn, Table::Groups, &member.id)?.then_some("Group"),
             None => {
-                if resources::exists(conn, Table::Users, &member.id)? {
+                if resources::exists_for_share(conn, Table::Users, &member.id)? {
                     Some("User")
-                } else if resources::exists(conn, Table::Groups, &member.id)? {
+                } else if resources::exists_for_share(conn, Table::Groups, &member.id)? {
                     Some("Group")
                 } else {
                     None
@@ -544,6 +544,11 @@ impl Directory {
         element
     }
 
+    /// `load` inside a write that modifies the row (locked until the transaction ends where the store needs it).
+    fn load_for_write(conn: &mut Conn, kind: Kind, id: &str) -> ScimResult<ResourceRow> {
+        resources::get_for_update(conn, kind.table(), id)?.ok_or_else(|| not_found(kind, id))
+    }
+
     fn load(conn: &mut Conn, kind: Kind, id: &str) -> ScimResult<ResourceRow> {
         resources::get(conn, kind.table(), id)?.ok_or_else(|| not_found(kind, id))
     }
@@ -723,7 +728,7 @@ impl Directory {
     ) -> ScimResult<Patched> {
         // Re-runnable: the transaction works on its own copy of the document.
         let mut doc = doc.clone();
-        let row = Self::load(conn, kind, id)?;
+        let row = Self::load_for_write(conn, kind, id)?;
         check_if_match(if_match, row.version)?;
         let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
         let members = Self::finish_document(kind, &mut doc, Write::Replace(&old))?;
@@ -797,7 +802,7 @@ impl Directory {
         };
         let schemas = sc;
         let rt = kind.resource_type(sc);
-        let row = Self::load(conn, kind, id)?;
+        let row = Self::load_for_write(conn, kind, id)?;
         check_if_match(if_match, row.version)?;
         let old: Value = serde_json::from_str(&row.resource).map_err(ScimError::internal)?;
         let mut doc = old.clone();
@@ -822,7 +827,7 @@ impl Directory {
 
     /// DELETE inside a write transaction.
     fn delete_in(conn: &mut Conn, kind: Kind, id: &str, if_match: Option<&str>) -> ScimResult<()> {
-        let row = Self::load(conn, kind, id)?;
+        let row = Self::load_for_write(conn, kind, id)?;
         check_if_match(if_match, row.version)?;
         // Memberships go in the same transaction: no group keeps pointing at a deleted resource. A deleted
         // group's own member rows go with it (ON DELETE CASCADE on group_members.group_id).

@@ -321,6 +321,8 @@ fn finish(t: &mut Conn) -> ScimResult<()> {
             &format!("UPDATE resource_counts SET n = (SELECT COUNT(*) FROM {table}) WHERE resource_table = '{table}'"),
         )
         .execute(t)?;
+        conn::sql_query(t, &format!("UPDATE resource_counts SET n = 0 WHERE resource_table LIKE '{table}#%'"))
+            .execute(t)?;
         if t.dialect() == Dialect::Postgres {
             conn::sql_query(
                 t,

@@ -238,6 +238,13 @@ pub fn holder_of(
         id: String,
     }
     let d = conn.dialect();
+    if d == Dialect::Postgres {
+        // Writers of one value take turns until their transactions end, so two cannot both find it free.
+        let folded = if nocase { value.to_string().to_ascii_lowercase() } else { value.to_string() };
+        super::conn::sql_query(conn, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))")
+            .bind::<Text, _>(format!("{}:{urn}:{}:{folded}", table.name(), attr.to_ascii_lowercase()))
+            .execute(conn)?;
+    }
     let sql = match (d, nocase) {
         (Dialect::Sqlite, _) => {
             let collate = if nocase { " COLLATE NOCASE" } else { "" };

@@ -1,5 +1,5 @@
 //! Storage: Diesel over SQLite (`sqlite.rs`: one writer with group commit) or PostgreSQL (`postgres.rs`:
-//! a pool, serialisable transactions retried on conflict). Every SQL text and every SQL-dialect difference
+//! a pool, transactions holding row locks, retried on a serialisation failure or deadlock). Every SQL text and every SQL-dialect difference
 //! lives under this module; the protocol and HTTP layers never see which backend serves them.
 //!
 //! The contract every caller of `Store::write` keeps (and a backend with several writers relies on):
@@ -7,8 +7,9 @@
 //!   (a backend that retries a serialisation failure runs it again from the start), so it reads what it needs
 //!   inside the transaction and never consumes or mutates what it captured; it hands results back by value.
 //! - Read-check-write sequences (uniqueness, If-Match, version + 1, member existence, membership cycles) are
-//!   made inside one write transaction; the unique indexes on userName and displayName are the last word, a
-//!   violation surfacing as `409 uniqueness` whoever raced.
+//!   made inside one write transaction, reading what they rely on through the store's locking reads
+//!   (`resources::get_for_update`, `exists_for_share`); the unique indexes on userName and displayName are the
+//!   last word, a violation surfacing as `409 uniqueness` whoever raced.
 //! - Nothing outside `src/store/` writes SQL or calls Diesel: callers hand the transaction's `Conn` through to
 //!   store operations (get, list with a filter AST, insert, update, membership changes).
 
@@ -206,6 +207,9 @@ impl From<diesel::result::Error> for ScimError {
             }
             // PostgreSQL refused to serialise this transaction: `postgres::PgStore::write` runs it again.
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                ScimError::service_unavailable(postgres::CONFLICT_DETAIL)
+            }
+            Error::DatabaseError(_, info) if info.message().contains("deadlock detected") => {
                 ScimError::service_unavailable(postgres::CONFLICT_DETAIL)
             }
             Error::NotFound => ScimError::not_found("resource not found"),

@@ -1,8 +1,11 @@
-//! The PostgreSQL backend, for several identical replicas on one database. Every write is one SERIALIZABLE
-//! transaction, so the read-check-write sequences the directory makes (uniqueness, If-Match, version + 1,
-//! member existence, membership cycles) stay correct when two replicas race; a transaction PostgreSQL refuses
-//! to serialise is run again from the start (the store's contract: writes are re-runnable closures). Reads run
-//! in REPEATABLE READ, READ ONLY transactions: one consistent snapshot each.
+//! The PostgreSQL backend, for several identical replicas on one database. Every write is one READ COMMITTED
+//! transaction whose read-check-write sequences hold row locks: the resource written is locked `FOR UPDATE`
+//! (If-Match, version + 1: concurrent writers of one resource take turns), a new member `FOR SHARE` (it cannot
+//! be deleted meanwhile; two groups made members of each other at once deadlock, and the loser runs again and
+//! sees the cycle), a `uniqueness: server` extension value under an advisory lock on the value; userName and
+//! displayName races are settled by their unique indexes (409). A transaction that fails on a serialisation
+//! failure or a deadlock is run again from the start (the store's contract: writes are re-runnable closures).
+//! Reads run in REPEATABLE READ, READ ONLY transactions: one consistent snapshot each.
 
 use super::url::DatabaseUrl;
 use super::{Conn, StoreOptions, PG_MIGRATIONS};
@@ -51,6 +54,7 @@ impl PgStore {
     /// Connects, applies pending migrations under an advisory lock, and opens the pool.
     pub fn open(url: &str, options: &StoreOptions) -> Result<PgStore, String> {
         let shown = DatabaseUrl::Postgres(url.to_string()).to_string();
+        let url = &without_gss(url);
         let mut first = PgConnection::establish(url).map_err(|e| format!("cannot connect to {shown}: {e}"))?;
         migrate(&mut first).map_err(|e| format!("cannot migrate {shown}: {e}"))?;
         drop(first);
@@ -113,7 +117,7 @@ impl PgStore {
         let mut attempt = 1;
         loop {
             let outcome = conn.transaction(|c| {
-                c.batch_execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")?;
+                c.batch_execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")?;
                 f(c)
             });
             match outcome {
@@ -137,6 +141,17 @@ impl PgStore {
     }
 }
 
+/// `url` with GSSAPI encryption off unless it asks for it (`gssencmode`): libpq's default (`prefer`) loads
+/// Kerberos for every connection, and a pool thread still inside Kerberos when the process exits aborts it
+/// (`k5_mutex_lock` assertion). TLS (`sslmode`) is unaffected.
+fn without_gss(url: &str) -> String {
+    if url.contains("gssencmode=") {
+        return url.to_string();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}gssencmode=disable")
+}
+
 /// Applies pending migrations while holding the migration advisory lock.
 fn migrate(conn: &mut PgConnection) -> Result<(), String> {
     conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).map_err(|e| e.to_string())?;
@@ -149,7 +164,21 @@ fn migrate(conn: &mut PgConnection) -> Result<(), String> {
 /// The detail of the error a serialisation failure becomes (see `From<diesel::result::Error>`).
 pub const CONFLICT_DETAIL: &str = "concurrent writes conflicted and could not be serialised; retry the request";
 
-/// Whether `e` is a write PostgreSQL could not serialise (SQLSTATE 40001), which is safe to run again.
+/// Whether `e` is a write PostgreSQL could not serialise (SQLSTATE 40001) or broke a deadlock with (40P01),
+/// which is safe to run again.
 pub fn is_conflict(e: &ScimError) -> bool {
     e.status == 503 && e.detail == CONFLICT_DETAIL
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gss_is_off_unless_asked_for() {
+        assert_eq!(super::without_gss("postgres://h/db"), "postgres://h/db?gssencmode=disable");
+        assert_eq!(
+            super::without_gss("postgres://h/db?sslmode=require"),
+            "postgres://h/db?sslmode=require&gssencmode=disable"
+        );
+        assert_eq!(super::without_gss("postgres://h/db?gssencmode=require"), "postgres://h/db?gssencmode=require");
+    }
 }

@@ -67,6 +67,33 @@ pub fn get(conn: &mut Conn, table: Table, id: &str) -> ScimResult<Option<Resourc
     Ok(row.optional()?)
 }
 
+/// `get` inside a write, for a read-modify-write of the row: on PostgreSQL the row is locked (`FOR UPDATE`) until
+/// the transaction ends, so concurrent writers of one resource take turns and each sees the last one's version.
+/// (SQLite's single writer already takes turns.)
+pub fn get_for_update(conn: &mut Conn, table: Table, id: &str) -> ScimResult<Option<ResourceRow>> {
+    if conn.dialect() == super::Dialect::Sqlite {
+        return get(conn, table, id);
+    }
+    let sql = format!("SELECT {} FROM {} WHERE id = ? FOR UPDATE", envelope(conn.dialect()), table.name());
+    Ok(super::conn::sql_query(conn, &sql).bind::<Text, _>(id).get_result::<ResourceRow>(conn).optional()?)
+}
+
+/// `exists` inside a write that goes on to rely on the row (a new member): on PostgreSQL the row is share-locked
+/// until the transaction ends, so it cannot be deleted in between.
+pub fn exists_for_share(conn: &mut Conn, table: Table, id: &str) -> ScimResult<bool> {
+    if conn.dialect() == super::Dialect::Sqlite {
+        return exists(conn, table, id);
+    }
+    #[derive(QueryableByName)]
+    struct Seq {
+        #[diesel(sql_type = BigInt)]
+        #[allow(dead_code)]
+        seq: i64,
+    }
+    let sql = format!("SELECT seq FROM {} WHERE id = ? FOR SHARE", table.name());
+    Ok(super::conn::sql_query(conn, &sql).bind::<Text, _>(id).get_result::<Seq>(conn).optional()?.is_some())
+}
+
 pub fn exists(conn: &mut Conn, table: Table, id: &str) -> ScimResult<bool> {
     let found: Option<i64> = match table {
         Table::Users => users::table.filter(users::id.eq(id)).select(users::seq).first(conn).optional()?,
@@ -118,10 +145,16 @@ pub fn list(
 pub fn count(conn: &mut Conn, table: Table, filter: Option<&SqlFragment>) -> ScimResult<usize> {
     let n = match filter {
         None => {
-            super::conn::sql_query(conn, "SELECT n FROM resource_counts WHERE resource_table = ?")
-                .bind::<Text, _>(table.name())
-                .get_result::<CountRow>(conn)?
-                .n
+            // The table's row, plus its shards on PostgreSQL.
+            super::conn::sql_query(
+                conn,
+                "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM resource_counts \
+                 WHERE resource_table = ? OR resource_table LIKE ?",
+            )
+            .bind::<Text, _>(table.name())
+            .bind::<Text, _>(format!("{}#%", table.name()))
+            .get_result::<CountRow>(conn)?
+            .n
         }
         Some(f) => {
             let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE {}", table.name(), f.sql);
@@ -156,11 +189,20 @@ pub fn delete(conn: &mut Conn, table: Table, id: &str) -> ScimResult<bool> {
 
 /// Keeps `resource_counts` exact: every insert and delete of a resource row calls this in its transaction.
 pub(super) fn adjust_count(conn: &mut Conn, table: Table, delta: i64) -> ScimResult<()> {
-    if delta != 0 {
-        super::conn::sql_query(conn, "UPDATE resource_counts SET n = n + ? WHERE resource_table = ?")
-            .bind::<BigInt, _>(delta)
-            .bind::<Text, _>(table.name())
-            .execute(conn)?;
+    if delta == 0 {
+        return Ok(());
     }
+    // PostgreSQL: one of the table's 16 count rows, at random, so concurrent writers rarely wait for each other.
+    let row = match conn.dialect() {
+        super::Dialect::Sqlite => table.name().to_string(),
+        super::Dialect::Postgres => format!("{}#{}", table.name(), rand::random_range(0..COUNT_SHARDS)),
+    };
+    super::conn::sql_query(conn, "UPDATE resource_counts SET n = n + ? WHERE resource_table = ?")
+        .bind::<BigInt, _>(delta)
+        .bind::<Text, _>(row)
+        .execute(conn)?;
     Ok(())
 }
+
+/// Count rows per table on PostgreSQL (see its migration `count_shards`).
+const COUNT_SHARDS: u32 = 16;
