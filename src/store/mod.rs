@@ -41,6 +41,28 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite"
 /// The PostgreSQL schema's migrations (kept equivalent: `tests/schema_equivalence.rs`).
 pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// Readiness's migration check: every migration this binary knows (`known`) is applied, and none it does not
+/// know (another process may have upgraded the schema under a binary that does not know it).
+pub(crate) fn compare_migrations(applied: &[String], known: &[String]) -> Result<(), String> {
+    if let Some(missing) = known.iter().find(|v| !applied.contains(v)) {
+        return Err(format!("migration {missing} is not applied"));
+    }
+    if let Some(unknown) = applied.iter().find(|v| !known.contains(v)) {
+        return Err(format!("the database has migration {unknown}, which this binary does not know (newer scimd?)"));
+    }
+    Ok(())
+}
+
+/// The versions of the migrations in `source`, for backend `DB`.
+pub(crate) fn known_versions<DB: diesel::backend::Backend>(source: &EmbeddedMigrations) -> Result<Vec<String>, String> {
+    use diesel::migration::MigrationSource;
+    Ok(MigrationSource::<DB>::migrations(source)
+        .map_err(|e| format!("migrations: {e}"))?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect())
+}
+
 /// The connection a store operation runs on (SQLite or PostgreSQL; see `conn`).
 pub type Conn = conn::AnyConnection;
 pub use conn::{Dialect, MultiBackend};

@@ -11,7 +11,6 @@ use super::url::DatabaseUrl;
 use super::{Conn, StoreOptions, PG_MIGRATIONS};
 use crate::scim::error::{ScimError, ScimResult};
 use diesel::connection::SimpleConnection;
-use diesel::migration::{Migration, MigrationSource};
 use diesel::prelude::*;
 use diesel::r2d2::{Pool, PooledConnection};
 use diesel_migrations::MigrationHarness;
@@ -88,20 +87,7 @@ impl PgStore {
             .into_iter()
             .map(|v| v.to_string())
             .collect();
-        let known: Vec<String> = MigrationSource::<diesel::pg::Pg>::migrations(&PG_MIGRATIONS)
-            .map_err(|e| format!("migrations: {e}"))?
-            .iter()
-            .map(|m| m.name().version().to_string())
-            .collect();
-        if let Some(missing) = known.iter().find(|v| !applied.contains(v)) {
-            return Err(format!("migration {missing} is not applied"));
-        }
-        if let Some(unknown) = applied.iter().find(|v| !known.contains(v)) {
-            return Err(format!(
-                "the database has migration {unknown}, which this binary does not know (newer scimd?)"
-            ));
-        }
-        Ok(())
+        super::compare_migrations(&applied, &super::known_versions::<diesel::pg::Pg>(&PG_MIGRATIONS)?)
     }
 
     pub fn read<T>(&self, f: impl FnOnce(&mut Conn) -> ScimResult<T>) -> ScimResult<T> {

@@ -12,7 +12,6 @@ use super::{Conn, StoreOptions, MIGRATIONS};
 use crate::scim::error::{ScimError, ScimResult};
 use diesel::connection::SimpleConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
-use diesel::migration::{Migration, MigrationSource};
 use diesel::prelude::*;
 use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::MigrationHarness;
@@ -205,20 +204,7 @@ impl SqliteStore {
             .into_iter()
             .map(|v| v.to_string())
             .collect();
-        let known: Vec<String> = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&MIGRATIONS)
-            .map_err(|e| format!("migrations: {e}"))?
-            .iter()
-            .map(|m| m.name().version().to_string())
-            .collect();
-        if let Some(missing) = known.iter().find(|v| !applied.contains(v)) {
-            return Err(format!("migration {missing} is not applied"));
-        }
-        if let Some(unknown) = applied.iter().find(|v| !known.contains(v)) {
-            return Err(format!(
-                "the database has migration {unknown}, which this binary does not know (newer scimd?)"
-            ));
-        }
-        Ok(())
+        super::compare_migrations(&applied, &super::known_versions::<diesel::sqlite::Sqlite>(&MIGRATIONS)?)
     }
 
     /// Runs `f` on the connection kept for authentication (a point read; never waits for the read pool).
