@@ -72,19 +72,14 @@ pub async fn require_token(
             let wait = req.peer_addr().and_then(|peer| state.throttle.failed(peer.ip()));
             // Answered here as a response (not an Err) so that the access log records it like any other.
             let response = match wait {
-                Some(wait) => {
-                    let secs = wait.as_secs().max(1);
-                    let mut r = ScimError::new(
+                Some(wait) => super::throttle::retry_after(wait, |secs| {
+                    ScimError::new(
                         429,
                         None,
                         format!("too many failed authentications from this address; retry in {secs} s"),
                     )
-                    .error_response();
-                    if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
-                        r.headers_mut().insert(header::RETRY_AFTER, v);
-                    }
-                    r
-                }
+                    .error_response()
+                }),
                 None => {
                     let mut r = refused.error.error_response();
                     // RFC 6750 §3.1: a credential was presented and is not valid (none presented: no error code).

@@ -81,16 +81,12 @@ fn refuse(state: &AppState, req: &HttpRequest, error: OAuthError, status: u16) -
         peer.map(|ip| ip.to_string()).unwrap_or_default()
     );
     match throttled {
-        Some(wait) => {
-            let secs = wait.as_secs().max(1);
-            let throttled =
-                OAuthError { description: format!("too many failed token requests; retry in {secs} s"), ..error };
-            let mut response = render_error(&throttled, 429);
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            response
-        }
+        Some(wait) => super::throttle::retry_after(wait, |secs| {
+            render_error(
+                &OAuthError { description: format!("too many failed token requests; retry in {secs} s"), ..error },
+                429,
+            )
+        }),
         None => render_error(&error, status),
     }
 }

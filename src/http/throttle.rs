@@ -13,6 +13,15 @@ use std::time::{Duration, Instant};
 /// Most client addresses tracked at once.
 pub const MAX_TRACKED: usize = 10_000;
 
+/// The whole seconds a throttled client is told to wait (at least 1), and a response carrying them as
+/// `Retry-After`.
+pub fn retry_after(wait: Duration, response: impl FnOnce(u64) -> actix_web::HttpResponse) -> actix_web::HttpResponse {
+    let secs = wait.as_secs().max(1);
+    let mut r = response(secs);
+    r.headers_mut().insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(secs));
+    r
+}
+
 /// Failures counted per key: a client address (SCIM authentication), or a client id (the token endpoint).
 #[derive(Debug)]
 pub struct Throttle<K = IpAddr> {

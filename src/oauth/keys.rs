@@ -77,10 +77,15 @@ pub fn generate() -> ScimResult<SigningKeyRow> {
 
 /// Makes sure a key signs: inserts one when none does (first start, or every key retired). Re-runnable.
 pub fn ensure_signing_key(store: &Store) -> ScimResult<()> {
+    let signs = |c: &mut crate::store::Conn| Ok(rows::signing_keys(c)?.iter().any(|k| k.signs(&now_timestamp())));
+    // The usual case (every start but the first): a read, no key made, no write.
+    if store.read(signs)? {
+        return Ok(());
+    }
     let fresh = generate()?;
     store.write(|c| {
-        let now = now_timestamp();
-        if !rows::signing_keys(c)?.iter().any(|k| k.signs(&now)) {
+        // Checked again inside the write: another process may have made one meanwhile.
+        if !signs(c)? {
             rows::insert_signing_key(c, &fresh)?;
         }
         Ok(())

@@ -105,7 +105,7 @@ pub fn json_path_literal(keys: &[&str]) -> ScimResult<String> {
 }
 
 /// `{"urn","attr"}` as a PostgreSQL `text[]` path literal (the same alphabet checks as `json_path_literal`).
-fn pg_path_literal(keys: &[&str]) -> ScimResult<String> {
+pub(crate) fn pg_path_literal(keys: &[&str]) -> ScimResult<String> {
     json_path_literal(keys)?;
     let quoted: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
     Ok(format!("'{{{}}}'", quoted.join(",")))

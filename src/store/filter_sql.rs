@@ -391,12 +391,6 @@ struct Ctx<'s> {
 /// ASCII case folding in PostgreSQL, the same as SQLite's NOCASE and LIKE do (so both backends match alike).
 const PG_ASCII_FOLD: (&str, &str) = ("translate(", ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')");
 
-/// A PostgreSQL `text[]` path as a SQL literal, for an indexed extension attribute's expression.
-fn pg_path_literal_of(keys: &[&str]) -> ScimResult<String> {
-    super::extensions::json_path_literal(keys)?; // the literal alphabet
-    Ok(format!("'{}'", pg_path(keys)?))
-}
-
 /// A PostgreSQL `text[]` path literal from canonical names (bound as text, cast in SQL).
 fn pg_path<S: AsRef<str>>(keys: &[S]) -> ScimResult<String> {
     json_path(keys)?; // the same checks on names
@@ -617,7 +611,11 @@ impl<'s> Ctx<'s> {
         }
         if leaf.indexed && !r.is_core && r.sub.is_none() && self.pg() && Kind::of(leaf.attr_type) == Kind::Text {
             // The same on PostgreSQL: the text at a literal path, which `compare` folds as the index does.
-            let expr = SqlFragment::raw(&format!("({}.resource #>> {})", self.table, pg_path_literal_of(&keys)?));
+            let expr = SqlFragment::raw(&format!(
+                "({}.resource #>> {})",
+                self.table,
+                super::extensions::pg_path_literal(&keys)?
+            ));
             return Ok(Target::Scalar(Scalar {
                 expr,
                 null: Null::Column,
