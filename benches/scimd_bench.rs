@@ -5,15 +5,22 @@
 //! under `target/bench-data/`, starts the real release binary against it on 127.0.0.1:0 and measures over real
 //! HTTP with keep-alive `ureq` agents. Prints every figure and a PASS/MISS line per target.
 //!
+//! With `--database postgres://…` the seeded SQLite file is moved into that (empty or earlier-benchmarked)
+//! PostgreSQL database with `scimd copy --overwrite`, which is timed too, and the same phases run against it,
+//! plus POST /Users through two replicas on the one database.
+//!
 //! ```text
 //! cargo bench --bench scimd_bench                      # 1,000,000 users
 //! cargo bench --bench scimd_bench -- --users 100000    # quicker run (the minimum)
+//! cargo bench --bench scimd_bench -- --database postgres://user@host:port/db
 //! ```
 //!
 //! See docs/performance.md for the figures measured on the reference machine.
 
+use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Text};
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+use scimd::store::conn::sql_query;
 use scimd::store::groups::{self as group_rows, GroupColumns};
 use scimd::store::users::{self as user_rows, UserColumns};
 use scimd::store::{fold_case, now_timestamp, Store, StoreOptions};
@@ -44,6 +51,7 @@ const GROUPS: u64 = 10_000;
 const BIG_GROUP: u64 = 100_000;
 const SMALL_GROUP: u64 = 10;
 const MIN_USERS: u64 = BIG_GROUP;
+const MEMBERSHIPS: u64 = BIG_GROUP + (GROUPS - 1) * SMALL_GROUP;
 
 const LOOKUPS: usize = 2_000;
 const WARMUP: usize = 100;
@@ -72,10 +80,12 @@ const POST_TARGET_PER_S: f64 = 2_000.0;
 struct Args {
     users: u64,
     post_seconds: u64,
+    /// A postgres:// URL to run against instead of the SQLite file.
+    postgres: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { users: 1_000_000, post_seconds: 10 };
+    let mut args = Args { users: 1_000_000, post_seconds: 10, postgres: None };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut number = |name: &str| -> Result<u64, String> {
@@ -85,10 +95,20 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--users" => args.users = number("--users")?,
             "--post-seconds" => args.post_seconds = number("--post-seconds")?.max(1),
+            "--database" => {
+                let url = it.next().ok_or("--database needs a postgres:// URL")?;
+                if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                    return Err("--database takes a postgres:// URL (SQLite is the default)".into());
+                }
+                args.postgres = Some(url);
+            }
             // `cargo bench` passes --bench to every bench target.
             "--bench" => {}
             "-h" | "--help" => {
-                println!("scimd_bench [--users N (default 1000000, >= {MIN_USERS})] [--post-seconds S (default 10)]");
+                println!(
+                    "scimd_bench [--users N (default 1000000, >= {MIN_USERS})] [--post-seconds S (default 10)] \
+                     [--database postgres://…]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other} (try --help)")),
@@ -166,8 +186,11 @@ struct SchemaText {
 }
 
 fn open_store(path: &Path, cache_kib: u32) -> Result<Store, String> {
-    let path = path.to_str().ok_or("database path is not UTF-8")?;
-    Store::open(path, &StoreOptions { read_connections: 1, cache_kib, ..Default::default() })
+    open_url(path.to_str().ok_or("database path is not UTF-8")?, cache_kib)
+}
+
+fn open_url(database: &str, cache_kib: u32) -> Result<Store, String> {
+    Store::open(database, &StoreOptions { read_connections: 1, cache_kib, ..Default::default() })
 }
 
 fn remove_database(path: &Path) {
@@ -180,7 +203,7 @@ fn remove_database(path: &Path) {
 }
 
 fn count(store: &Store, sql: &'static str) -> Result<i64, String> {
-    store.read(|c| Ok(diesel::sql_query(sql).get_result::<Count>(c)?.n)).map_err(|e| e.detail)
+    store.read(|c| Ok(sql_query(c, sql).get_result::<Count>(c)?.n)).map_err(|e| e.detail)
 }
 
 /// Every CREATE statement of the database, to tell whether a cached file still has the current schema.
@@ -214,11 +237,18 @@ fn clean_up(store: &Store, users: u64) -> Result<(), String> {
     let seeded = users as i64;
     store
         .write(|c| {
-            diesel::sql_query("DELETE FROM group_members WHERE member_id IN (SELECT id FROM users WHERE seq > ?)")
+            sql_query(c, "DELETE FROM group_members WHERE member_id IN (SELECT id FROM users WHERE seq > ?)")
                 .bind::<BigInt, _>(seeded)
                 .execute(c)?;
-            diesel::sql_query("DELETE FROM users WHERE seq > ?").bind::<BigInt, _>(seeded).execute(c)?;
-            diesel::sql_query("DELETE FROM api_tokens WHERE name = 'bench'").execute(c)?;
+            let deleted = sql_query(c, "DELETE FROM users WHERE seq > ?").bind::<BigInt, _>(seeded).execute(c)?;
+            // The store keeps the count in code (the count rows are sharded on PostgreSQL): put it right.
+            if deleted > 0 {
+                sql_query(c, "UPDATE resource_counts SET n = 0 WHERE resource_table LIKE 'users#%'").execute(c)?;
+                sql_query(c, "UPDATE resource_counts SET n = ? WHERE resource_table = 'users'")
+                    .bind::<BigInt, _>(seeded)
+                    .execute(c)?;
+            }
+            sql_query(c, "DELETE FROM api_tokens WHERE name = 'bench'").execute(c)?;
             Ok(())
         })
         .map_err(|e| e.detail)?;
@@ -242,8 +272,7 @@ fn cached_database_ok(path: &Path, marker: &Path, expected: &str, users: u64) ->
     let users_now = count(&store, "SELECT COUNT(*) AS n FROM users")?;
     let groups_now = count(&store, "SELECT COUNT(*) AS n FROM groups")?;
     let members_now = count(&store, "SELECT COUNT(*) AS n FROM group_members")?;
-    let members_expected = BIG_GROUP + (GROUPS - 1) * SMALL_GROUP;
-    Ok(users_now == users as i64 && groups_now == GROUPS as i64 && members_now == members_expected as i64)
+    Ok(users_now == users as i64 && groups_now == GROUPS as i64 && members_now == MEMBERSHIPS as i64)
 }
 
 fn seed(path: &Path, users: u64) -> Result<(), String> {
@@ -377,6 +406,78 @@ fn prepare_database(users: u64) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// What a PostgreSQL database holds of the schema: applied migrations and every index definition (opening a
+/// store migrates it, so a new migration changes this and the copy is made again).
+fn postgres_fingerprint(store: &Store) -> Result<String, String> {
+    store
+        .read(|c| {
+            Ok(sql_query(
+                c,
+                "SELECT (SELECT string_agg(version, ',' ORDER BY version) FROM __diesel_schema_migrations) ||                  chr(10) || (SELECT string_agg(indexdef, chr(10) ORDER BY indexname) FROM pg_indexes                  WHERE schemaname = current_schema()) AS sql",
+            )
+            .get_result::<SchemaText>(c)?
+            .sql)
+        })
+        .map_err(|e| e.detail)
+}
+
+/// VACUUM (ANALYZE) outside any transaction, so that every run starts from the same table state whatever the
+/// earlier runs created and deleted.
+fn vacuum_postgres(url: &str) -> Result<(), String> {
+    let mut conn = diesel::PgConnection::establish(url).map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    conn.batch_execute("VACUUM (ANALYZE)").map_err(|e| format!("VACUUM: {e}"))
+}
+
+/// Makes the PostgreSQL database at `url` hold the seeded data set: reused when a marker written after the last
+/// copy still matches (data set, SQLite source schema, PostgreSQL schema) and the counts are right, otherwise
+/// `scimd copy --overwrite` from the seeded SQLite file, timed. Returns the copy's seconds, if one was made.
+fn prepare_postgres(url: &str, sqlite: &Path, users: u64) -> Result<Option<f64>, String> {
+    let dir = sqlite.parent().ok_or("database path has no parent")?;
+    let key: String = url
+        .rsplit('@')
+        .next()
+        .unwrap_or(url)
+        .chars()
+        .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
+        .collect();
+    let marker = dir.join(format!("pg-{key}-{users}-users.ok"));
+    let source = std::fs::read_to_string(sqlite.with_extension("ok")).map_err(|e| format!("no seed marker: {e}"))?;
+    let source = format!("{source}{}", schema_fingerprint(&open_store(sqlite, 2048)?)?);
+    let store = open_url(url, 2048)?;
+    let expected = format!("{source}\n{}", postgres_fingerprint(&store)?);
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(expected.as_str()) {
+        clean_up(&store, users)?;
+        let users_now = count(&store, "SELECT COUNT(*) AS n FROM users")?;
+        let members_now = count(&store, "SELECT COUNT(*) AS n FROM group_members")?;
+        if users_now == users as i64 && members_now == MEMBERSHIPS as i64 {
+            println!("reusing the PostgreSQL copy in {}", url.rsplit('@').next().unwrap_or(url));
+            drop(store);
+            vacuum_postgres(url)?;
+            return Ok(None);
+        }
+    }
+    drop(store);
+    let _ = std::fs::remove_file(&marker);
+    println!("scimd copy --from {} --to <postgres> --overwrite ...", sqlite.display());
+    let started = Instant::now();
+    let status = Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args(["copy", "--overwrite", "--from"])
+        .arg(sqlite)
+        .args(["--to", url])
+        .status()
+        .map_err(|e| format!("cannot run scimd copy: {e}"))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        return Err(format!("scimd copy failed ({status})"));
+    }
+    println!("  copied in {seconds:.1} s");
+    vacuum_postgres(url)?;
+    // The copy made the extension's expression index: the schema to expect next time is the one now.
+    let expected = format!("{source}\n{}", postgres_fingerprint(&open_url(url, 2048)?)?);
+    std::fs::write(&marker, expected).map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+    Ok(Some(seconds))
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The server process.
 
@@ -387,7 +488,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(database: &Path, log: &Path) -> Result<Server, String> {
+    fn start(database: &str, log: &Path) -> Result<Server, String> {
         let log_file = std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let mut child = Command::new(env!("CARGO_BIN_EXE_scimd"))
             .arg("--database")
@@ -447,6 +548,17 @@ fn cpu_time_of(pid: &str) -> Duration {
     let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
     // USER_HZ is 100 on Linux.
     Duration::from_millis(ticks * 10)
+}
+
+/// CPU time used so far by every process named `postgres` (the PostgreSQL server's backends and helpers; they
+/// run on the same cores as scimd and the client).
+fn postgres_cpu() -> Duration {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Duration::ZERO };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())).map(String::from))
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
+        .map(|pid| cpu_time_of(&pid))
+        .sum()
 }
 
 impl Drop for Server {
@@ -616,20 +728,37 @@ fn with_peak<T>(server: &Server, f: impl FnOnce() -> Result<T, String>) -> Resul
 struct CpuMark {
     server: Duration,
     client: Duration,
+    postgres: Duration,
     at: Instant,
 }
 
 impl CpuMark {
     fn start(server: &Server) -> CpuMark {
-        CpuMark { server: cpu_time_of(&server.pid.to_string()), client: cpu_time_of("self"), at: Instant::now() }
+        CpuMark {
+            server: cpu_time_of(&server.pid.to_string()),
+            client: cpu_time_of("self"),
+            postgres: postgres_cpu(),
+            at: Instant::now(),
+        }
     }
 
     fn print(&self, server: &Server, requests: usize) {
         let wall = self.at.elapsed().as_secs_f64().max(1e-9);
         let used = cpu_time_of(&server.pid.to_string()).saturating_sub(self.server);
         let client = cpu_time_of("self").saturating_sub(self.client);
+        let postgres = postgres_cpu().saturating_sub(self.postgres);
+        let postgres = if postgres.is_zero() {
+            String::new()
+        } else {
+            format!(
+                "\n  PostgreSQL CPU {:.0} ms = {:.0} us/request, {:.0}% busy",
+                ms(postgres),
+                postgres.as_secs_f64() * 1e6 / requests.max(1) as f64,
+                100.0 * postgres.as_secs_f64() / wall
+            )
+        };
         println!(
-            "  server CPU {:.0} ms = {:.0} us/request; busy: server {:.0}%, bench client {:.0}% (100% = one core)",
+            "  server CPU {:.0} ms = {:.0} us/request; busy: server {:.0}%, bench client {:.0}% (100% = one core){postgres}",
             ms(used),
             used.as_secs_f64() * 1e6 / requests.max(1) as f64,
             100.0 * used.as_secs_f64() / wall,
@@ -748,13 +877,15 @@ struct PostResult {
     latency: Stats,
 }
 
-/// (d) POST /Users from POST_THREADS client threads, each with its own keep-alive connection.
-fn post_users(base: &str, token: &str, run: &str, seconds: u64) -> PostResult {
+/// (d) POST /Users from `threads` client threads, each with its own keep-alive connection, spread evenly over
+/// `bases` (the replicas).
+fn post_users(bases: &[&str], threads: usize, token: &str, run: &str, seconds: u64) -> PostResult {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let results: Vec<(Vec<Duration>, usize, Option<String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..POST_THREADS)
+        let handles: Vec<_> = (0..threads)
             .map(|t| {
+                let base = bases[t % bases.len()];
                 scope.spawn(move || {
                     let http = Http::new(base, token);
                     let (mut samples, mut failed, mut first_error) = (Vec::new(), 0usize, None);
@@ -1142,22 +1273,41 @@ fn run() -> Result<Report, String> {
     let args = parse_args()?;
     let users = args.users;
     println!("scimd benchmark: {users} users, {GROUPS} groups; machine: {}", machine_description());
-    let (seed_time, database) = timed(|| prepare_database(users));
-    let database = database?;
+    let (seed_time, sqlite) = timed(|| prepare_database(users));
+    let sqlite = sqlite?;
     println!("database ready in {:.1} s", seed_time.as_secs_f64());
-    let size = std::fs::metadata(&database).map(|m| m.len()).unwrap_or(0);
-    println!("database file: {} ({:.0} MiB)", database.display(), size as f64 / 1024.0 / 1024.0);
+    let mut report = Report::default();
+    let database = match &args.postgres {
+        None => sqlite.to_str().ok_or("database path is not UTF-8")?.to_string(),
+        Some(url) => {
+            let copied = prepare_postgres(url, &sqlite, users)?;
+            if let Some(seconds) = copied {
+                report.note(
+                    "scimd copy of the seeded SQLite file into PostgreSQL",
+                    format!("{seconds:.0} s ({:.0} rows/s)", (users + GROUPS + MEMBERSHIPS) as f64 / seconds),
+                );
+            }
+            url.clone()
+        }
+    };
+    let postgres = args.postgres.is_some();
+    let size = open_url(&database, 2048)?.size_bytes().unwrap_or(0);
+    println!(
+        "database: {} ({:.0} MiB)",
+        if postgres { "PostgreSQL" } else { database.as_str() },
+        size as f64 / 1024.0 / 1024.0
+    );
 
     // Our own token: the server mints and prints one only on a database without any.
     let token = {
-        let store = open_store(&database, 2048)?;
+        let store = open_url(&database, 2048)?;
         scimd::tokens::create(&store, "bench", Some(chrono::Duration::hours(24)), scimd::tokens::Scope::ReadWrite)
             .map_err(|e| e.detail)?
             .secret
             .expose()
             .to_string()
     };
-    let log = database.with_extension("server.log");
+    let log = sqlite.with_extension(if postgres { "pg-server.log" } else { "server.log" });
     let server = Server::start(&database, &log)?;
     println!(
         "server pid {} at {} (log: {}); RSS after start {}",
@@ -1168,7 +1318,6 @@ fn run() -> Result<Report, String> {
     );
     let http = Http::new(&server.base, &token);
     let mut rng = Rng(0x5c1d_0b3e_u64 ^ users);
-    let mut report = Report::default();
     let run_id = format!(
         "{}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
@@ -1212,7 +1361,8 @@ fn run() -> Result<Report, String> {
 
     println!("\n(d) POST /Users, {POST_THREADS} client threads for {} s", args.post_seconds);
     let cpu = CpuMark::start(&server);
-    let (d, peak) = with_peak(&server, || Ok(post_users(&server.base, &token, &run_id, args.post_seconds)))?;
+    let (d, peak) =
+        with_peak(&server, || Ok(post_users(&[&server.base], POST_THREADS, &token, &run_id, args.post_seconds)))?;
     let rate = d.created as f64 / d.elapsed.as_secs_f64();
     println!(
         "  {} created, {} failed in {:.2} s = {rate:.0}/s; latency {}; peak RSS {}",
@@ -1233,6 +1383,9 @@ fn run() -> Result<Report, String> {
         ">= 2000/s, no errors",
         rate >= POST_TARGET_PER_S && d.failed == 0,
     );
+    if postgres {
+        two_replicas(&mut report, &server, &database, &log, &token, &run_id, args.post_seconds, rate)?;
+    }
 
     println!("\n(e) PATCH add + remove one member: group of {BIG_GROUP} vs group of {SMALL_GROUP}, {PATCH_ROUNDS} of each (+{} warm-up rounds)", WARMUP / 10);
     let probe_name = format!("probe-{run_id}@example.com");
@@ -1417,9 +1570,60 @@ fn run() -> Result<Report, String> {
 
     drop(server);
     // Leave the cached database as seeded for the next run.
-    let store = open_store(&database, 2048)?;
+    let store = open_url(&database, 2048)?;
     clean_up(&store, users)?;
     Ok(report)
+}
+
+/// (d2) PostgreSQL only: POST /Users through two replicas on the one database, with the 8 clients of (d) split
+/// over them and then with 8 clients on each; compared with (d)'s one replica (`one_rate`).
+#[allow(clippy::too_many_arguments)]
+fn two_replicas(
+    report: &mut Report,
+    server: &Server,
+    database: &str,
+    log: &Path,
+    token: &str,
+    run_id: &str,
+    seconds: u64,
+    one_rate: f64,
+) -> Result<(), String> {
+    let second = Server::start(database, &log.with_extension("second.log"))?;
+    let bases = [server.base.as_str(), second.base.as_str()];
+    for (threads, label) in [(POST_THREADS, "4 clients each"), (2 * POST_THREADS, "8 clients each")] {
+        println!("\n(d2) POST /Users through two replicas, {label}, for {seconds} s");
+        let marks = (CpuMark::start(server), cpu_time_of(&second.pid.to_string()));
+        let d = post_users(&bases, threads, token, &format!("{run_id}-r{threads}"), seconds);
+        let rate = d.created as f64 / d.elapsed.as_secs_f64();
+        println!(
+            "  {} created, {} failed in {:.2} s = {rate:.0}/s ({:.2}x one replica); latency {}",
+            d.created,
+            d.failed,
+            d.elapsed.as_secs_f64(),
+            rate / one_rate.max(1e-9),
+            d.latency
+        );
+        if let Some(e) = &d.first_error {
+            println!("  first error: {e}");
+        }
+        marks.0.print(server, d.created + d.failed);
+        let second_cpu = cpu_time_of(&second.pid.to_string()).saturating_sub(marks.1);
+        println!(
+            "  second replica CPU {:.0} ms ({:.0}% busy)",
+            ms(second_cpu),
+            100.0 * second_cpu.as_secs_f64() / d.elapsed.as_secs_f64()
+        );
+        report.note(
+            &format!("(d2) POST /Users, two replicas, {label}"),
+            format!(
+                "{rate:.0}/s ({:.2}x one replica), p99 {:.1} ms, {} errors",
+                rate / one_rate.max(1e-9),
+                d.latency.p99,
+                d.failed
+            ),
+        );
+    }
+    Ok(())
 }
 
 fn main() {

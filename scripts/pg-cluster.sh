@@ -15,7 +15,8 @@
 # initdb refuses root, so as root the cluster runs as `postgres` (or a created system user
 # `scimd-pg`); DIR and its parents must then be reachable by that user (/tmp is fine). Otherwise it
 # runs as the current user. Durability is off (fsync, full_page_writes, synchronous_commit): test data
-# only. On a failed start the server log is printed and DIR is cleaned up, unless PG_CLUSTER_KEEP=1.
+# only; PG_CLUSTER_DURABLE=1 keeps PostgreSQL's durable defaults and sets shared_buffers = 1GB (for the
+# benchmark: a fair comparison with SQLite's synchronous=FULL). On a failed start the server log is printed and DIR is cleaned up, unless PG_CLUSTER_KEEP=1.
 #
 # Exit status: 0 ok, 1 failure (message on stderr), 2 usage.
 set -euo pipefail
@@ -41,7 +42,7 @@ usage() {
 # The server and our clients must not be steered by the caller's PG* variables (PGDATA, PGHOST,
 # PGOPTIONS, PGSSLMODE, ...).
 for v in $(compgen -e); do
-  case "$v" in PG_BINDIR|PG_CLUSTER_KEEP) ;; PG*) unset "$v" ;; esac
+  case "$v" in PG_BINDIR|PG_CLUSTER_KEEP|PG_CLUSTER_DURABLE) ;; PG*) unset "$v" ;; esac
 done
 
 IS_ROOT=0
@@ -307,11 +308,13 @@ cmd_start() {
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$sockdirs'
 max_connections = 200
-fsync = off
-full_page_writes = off
-synchronous_commit = off
 logging_collector = off
 EOF
+  if [ "${PG_CLUSTER_DURABLE:-0}" = 1 ]; then
+    printf 'shared_buffers = 1GB\n' >>"$DIR/data/postgresql.conf"
+  else
+    printf 'fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n' >>"$DIR/data/postgresql.conf"
+  fi
 
   local attempt port="" started=0
   for attempt in 1 2 3 4 5; do

@@ -344,6 +344,29 @@ fn both_backends_have_the_same_logical_schema() {
     }
 }
 
+/// The schema-extension expression indexes in a database (`ext_<table>_<hash>`), as `ext_<table>`.
+fn extension_indexes(database: &str) -> Vec<String> {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let names: Vec<Name> = if database.starts_with("postgres") {
+        let mut c = diesel::PgConnection::establish(database).unwrap();
+        diesel::sql_query("SELECT indexname::text AS name FROM pg_indexes WHERE indexname LIKE 'ext\\_%'")
+            .load(&mut c)
+            .unwrap()
+    } else {
+        let mut c = diesel::SqliteConnection::establish(database).unwrap();
+        diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ext\\_%' ESCAPE '\\'")
+            .load(&mut c)
+            .unwrap()
+    };
+    names.into_iter().map(|n| n.name.rsplit_once('_').unwrap().0.to_string()).collect()
+}
+
 /// `scimd copy` moves a whole directory from SQLite to PostgreSQL and back: every resource answers the same,
 /// in the same order, and the credentials (API tokens, OAuth clients, signing keys) keep working.
 #[test]
@@ -351,7 +374,8 @@ fn copy_round_trips_a_directory() {
     let public = ["--base-url", "https://scim.example.test/scim/v2"];
     let dir = TempDir::new("copy");
     let lite = dir.db();
-    let (st, _, err) = run_cli(&lite, &["schema", "add", "tests/fixtures/schemas/acme-user.json"]);
+    let (st, _, err) =
+        run_cli(&lite, &["schema", "add", "tests/fixtures/schemas/acme-user.json", "--index", "costCode"]);
     assert!(st.success(), "{err}");
     let srv = TestServer::start_on(&lite, &public, &[]);
     let client = cli_create_client(&lite, "entra", &["--scope", "scim:read"]);
@@ -394,6 +418,8 @@ fn copy_round_trips_a_directory() {
         assert_eq!(&on_pg.get(path).json, want, "{path} differs after the copy");
     }
     on_pg.get_as(&access, "/Users").expect(200);
+    // The copy writes rows, not DDL: the indexed extension attribute must be indexed on the target too.
+    assert_eq!(extension_indexes(&pg), vec!["ext_users".to_string()], "the costCode index on PostgreSQL");
     assert_eq!(on_pg.access_token(&client, None).split('.').count(), 3, "the client's secret works");
 
     // A second copy into a database that holds data is refused, unless --overwrite.
@@ -418,6 +444,7 @@ fn copy_round_trips_a_directory() {
         c
     });
     assert!(st.success(), "{out}\n{err}");
+    assert_eq!(extension_indexes(back.to_str().unwrap()), vec!["ext_users".to_string()], "and back on SQLite");
     let mut on_lite = TestServer::start_on(&back, &public, &[]);
     on_lite.token = on_pg.token.clone();
     for (path, want) in paths.iter().zip(&before) {
@@ -427,4 +454,42 @@ fn copy_round_trips_a_directory() {
     let next = on_pg.create_user("after-copy@example.com");
     let listed = on_pg.get("/Users?count=100").ids();
     assert_eq!(listed.last(), next["id"].as_str().map(String::from).as_ref());
+}
+
+/// A connection PostgreSQL drops (a restart, a failover, an idle timeout) costs no request: its BEGIN fails, the
+/// pool discards it and the request runs on another (the pool does not ping before every checkout).
+#[test]
+fn dropped_connections_cost_no_request() {
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let url = pg_database();
+    let srv = TestServer::start_on(Path::new(&url), &[], &[]);
+    let id = srv.create_user("before@example.com")["id"].as_str().unwrap().to_string();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                srv.get("/Users").expect(200);
+            });
+        }
+    });
+    let mut admin = diesel::PgConnection::establish(&url).unwrap();
+    let killed = diesel::sql_query(
+        "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .get_result::<N>(&mut admin)
+    .unwrap()
+    .n;
+    assert!(killed >= 2, "scimd held {killed} connections");
+    for _ in 0..8 {
+        srv.get(&format!("/Users/{id}")).expect(200);
+    }
+    srv.create_user("after@example.com");
+    assert_eq!(srv.get("/Users").total(), 2);
+    assert!(srv.stderr_text().contains("failed its BEGIN"), "the dropped connections are logged");
 }

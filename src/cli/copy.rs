@@ -43,6 +43,8 @@ pub fn run(args: CopyArgs) -> Result<(), String> {
     bar.finish_and_clear();
     copied.map_err(|e| format!("copy failed (the target is incomplete; run again with --overwrite): {}", e.detail))?;
     let counts = copy::verify(&source, &target).map_err(|e| format!("verification failed: {}", e.detail))?;
+    crate::directory::schemas::build_indexes(&target).map_err(|e| format!("copied, but indexing failed: {e}"))?;
+    copy::analyze(&target).map_err(|e| format!("copied and verified, but ANALYZE failed: {}", e.detail))?;
     let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{t} {n}")).collect();
     println!("copied {from} to {to} in {:.1} s, verified: {}", started.elapsed().as_secs_f64(), summary.join(", "));
     Ok(())

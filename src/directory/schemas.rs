@@ -286,6 +286,24 @@ pub fn remove_extension(store: &Store, urn: &str, force: bool) -> Result<String,
         .map_err(|e| e.detail)
 }
 
+/// Creates the expression index of every indexed extension attribute that lacks one: the stored definitions
+/// come first (`scimd copy` writes rows, not DDL), so this makes a copied database index what its source did.
+/// Returns how many indexes were wanted.
+pub fn build_indexes(store: &Store) -> Result<usize, String> {
+    store
+        .write(|conn| {
+            let mut wanted = 0;
+            for row in rows::all(conn)? {
+                let ext = extension_of(&row).map_err(ScimError::internal)?;
+                let columns = index_columns(&ext);
+                rows::sync_indexes(conn, table_of(&ext.resource_type), &ext.urn, &[], &columns)?;
+                wanted += columns.len();
+            }
+            Ok(wanted)
+        })
+        .map_err(|e| e.detail)
+}
+
 pub fn list_extensions(store: &Store) -> ScimResult<Vec<ExtensionRow>> {
     store.read(rows::all)
 }

@@ -336,6 +336,19 @@ fn finish(t: &mut Conn) -> ScimResult<()> {
     Ok(())
 }
 
+/// PostgreSQL: refreshes the planner's statistics of the copied tables, which a bulk load leaves empty until
+/// autovacuum gets to them (meanwhile a plan may guess wrong). SQLite keeps no statistics unless asked, and
+/// its queries fix their join order: nothing to do.
+pub fn analyze(store: &Store) -> ScimResult<()> {
+    if store.dialect() != Dialect::Postgres {
+        return Ok(());
+    }
+    store.write(|c| {
+        conn::sql_query(c, &format!("ANALYZE {}", TABLES.join(", "))).execute(c)?;
+        Ok(())
+    })
+}
+
 /// Compares every table's row count on both sides; the first difference is an error.
 pub fn verify(source: &Store, target: &Store) -> ScimResult<Vec<(&'static str, i64)>> {
     let (a, b) = (counts(source)?, counts(target)?);

@@ -102,12 +102,15 @@ pub struct MemberRow {
 }
 
 /// A group's member rows with their display names; completed by a `WHERE gm.group_id = ?` and the order.
+/// Each display name is a correlated subquery, looked up by index per member row: as LEFT JOINs, PostgreSQL
+/// merge-joined all of `groups` and launched a parallel worker for every page of a large group (32 ms per
+/// 1,000 members instead of 16 ms); SQLite runs both forms alike.
 fn members_select(d: super::Dialect) -> String {
     format!(
-        "SELECT gm.member_id, gm.member_type, COALESCE({}, {}, {}, '') AS display \
-         FROM group_members gm \
-         LEFT JOIN users u ON gm.member_type = 'User' AND u.id = gm.member_id \
-         LEFT JOIN groups g ON gm.member_type = 'Group' AND g.id = gm.member_id",
+        "SELECT gm.member_id, gm.member_type, COALESCE(CASE WHEN gm.member_type = 'User' \
+             THEN (SELECT COALESCE({}, {}) FROM users u WHERE u.id = gm.member_id) \
+             ELSE (SELECT {} FROM groups g WHERE g.id = gm.member_id) END, '') AS display \
+         FROM group_members gm",
         d.json_member("u.resource", "displayName"),
         d.json_member("u.resource", "userName"),
         d.json_member("g.resource", "displayName")
@@ -146,16 +149,14 @@ pub fn contains_group(conn: &mut Conn, group_id: &str, target: &str) -> ScimResu
     if group_id == target {
         return Ok(true);
     }
-    let row: Flag = super::conn::sql_query(
-        conn,
+    let sql = format!(
         "WITH RECURSIVE nested(gid) AS ( \
             SELECT member_id FROM group_members WHERE group_id = ?1 AND member_type = 'Group' \
-            UNION SELECT gm.member_id FROM group_members gm JOIN nested ON gm.group_id = nested.gid \
-                  WHERE gm.member_type = 'Group') \
+            UNION SELECT gm.member_id FROM nested {} WHERE gm.member_type = 'Group') \
          SELECT EXISTS (SELECT 1 FROM nested WHERE gid = ?2) AS found",
-    )
-    .bind::<Text, _>(group_id)
-    .bind::<Text, _>(target)
-    .get_result(conn)?;
+        conn.dialect().lookup_join("group_members", "gm", "gm.group_id = nested.gid")
+    );
+    let row: Flag =
+        super::conn::sql_query(conn, &sql).bind::<Text, _>(group_id).bind::<Text, _>(target).get_result(conn)?;
     Ok(row.found)
 }

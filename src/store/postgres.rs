@@ -10,7 +10,7 @@
 use super::url::DatabaseUrl;
 use super::{Conn, StoreOptions, PG_MIGRATIONS};
 use crate::scim::error::{ScimError, ScimResult};
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{Pool, PooledConnection};
 use diesel_migrations::MigrationHarness;
@@ -31,7 +31,11 @@ impl diesel::r2d2::ManageConnection for PgManager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<Conn, Self::Error> {
-        PgConnection::establish(&self.url).map(Conn::Postgres).map_err(diesel::r2d2::Error::ConnectionError)
+        let mut conn = PgConnection::establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)?;
+        // No JIT: scimd's statements are short index lookups whose cost PostgreSQL can overestimate past
+        // `jit_above_cost`; compiling then took 250 ms for a 4 ms query (a list page's groups).
+        conn.batch_execute("SET jit = off").map_err(diesel::r2d2::Error::QueryError)?;
+        Ok(Conn::Postgres(conn))
     }
 
     fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
@@ -61,6 +65,9 @@ impl PgStore {
             // Reads and writes share the pool; a few more than the read connections SQLite would get.
             .max_size(options.read_connections.max(1) + 4)
             .min_idle(Some(1))
+            // No `SELECT 1` before every checkout (a round trip per request): a connection the server has
+            // dropped fails its BEGIN instead, and `transaction` takes another (see there).
+            .test_on_check_out(false)
             .connection_timeout(options.pool_wait)
             .build(PgManager { url: url.to_string() })
             .map_err(|e| format!("cannot open a connection pool to {shown}: {e}"))?;
@@ -91,21 +98,42 @@ impl PgStore {
     }
 
     pub fn read<T>(&self, f: impl FnOnce(&mut Conn) -> ScimResult<T>) -> ScimResult<T> {
-        let mut conn = self.conn()?;
-        conn.transaction(|c| {
-            c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
-            f(c)
-        })
+        let mut conn = self.begin(READ)?;
+        let outcome = f(&mut conn);
+        finish(&mut conn, outcome)
+    }
+
+    /// A pooled connection inside a transaction opened by `begin` (a BEGIN with its isolation level: one round
+    /// trip, where `Connection::transaction` and a SET TRANSACTION take two). A connection whose BEGIN fails
+    /// (the server dropped it: a restart, a failover, an idle timeout) is marked broken, so that the pool
+    /// discards it, and another is tried: nothing ran on it, so nothing is lost. At most one more time than the
+    /// pool holds connections. Nested `transaction` calls become savepoints, as inside `Connection::transaction`.
+    fn begin(&self, begin: &str) -> ScimResult<PooledConnection<PgManager>> {
+        let mut left = self.pool.max_size() + 1;
+        loop {
+            let mut conn = self.conn()?;
+            match AnsiTransactionManager::begin_transaction_sql(pg(&mut conn), begin) {
+                Ok(()) => return Ok(conn),
+                Err(e) => {
+                    AnsiTransactionManager::transaction_manager_status_mut(pg(&mut conn)).set_in_error();
+                    left -= 1;
+                    if left == 0 {
+                        return Err(e.into());
+                    }
+                    log::warn!("a database connection failed its BEGIN ({e}); trying another");
+                }
+            }
+        }
     }
 
     pub fn write<T>(&self, f: impl Fn(&mut Conn) -> ScimResult<T>) -> ScimResult<T> {
-        let mut conn = self.conn()?;
         let mut attempt = 1;
         loop {
-            let outcome = conn.transaction(|c| {
-                c.batch_execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")?;
-                f(c)
-            });
+            let outcome = {
+                let mut conn = self.begin(WRITE)?;
+                let outcome = f(&mut conn);
+                finish(&mut conn, outcome)
+            };
             match outcome {
                 Err(e) if is_conflict(&e) && attempt < WRITE_ATTEMPTS => {
                     // Another transaction won; ours left nothing behind. Back off a little, with jitter, and
@@ -123,6 +151,37 @@ impl PgStore {
                     return other;
                 }
             }
+        }
+    }
+}
+
+/// How reads and writes begin: reads see one snapshot; writes lock what their checks rely on (module doc).
+const READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+const WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
+fn pg(conn: &mut Conn) -> &mut PgConnection {
+    match conn {
+        Conn::Postgres(pg) => pg,
+        Conn::Sqlite(_) => unreachable!("the PostgreSQL pool makes PostgreSQL connections only"),
+    }
+}
+
+/// Ends the transaction `begin` opened: COMMIT when `outcome` is a success, ROLLBACK otherwise (a failed COMMIT
+/// rolls back too, as in `Connection::transaction`). A connection whose ROLLBACK fails is left marked broken
+/// by Diesel, and the pool discards it.
+fn finish<T>(conn: &mut Conn, outcome: ScimResult<T>) -> ScimResult<T> {
+    match outcome {
+        Ok(value) => match AnsiTransactionManager::commit_transaction(pg(conn)) {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                let _ = AnsiTransactionManager::rollback_transaction(pg(conn));
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            // The error that ended the transaction is the one to report, not a failed ROLLBACK's.
+            let _ = AnsiTransactionManager::rollback_transaction(pg(conn));
+            Err(e)
         }
     }
 }

@@ -87,12 +87,13 @@ pub fn groups_of(conn: &mut Conn, member_id: &str) -> ScimResult<Vec<GroupOfUser
     let sql = format!(
         "WITH RECURSIVE direct(gid) AS (SELECT group_id FROM group_members WHERE member_id = ?1), \
          reach(gid) AS (SELECT gid FROM direct \
-                        UNION SELECT gm.group_id FROM group_members gm JOIN reach ON gm.member_id = reach.gid) \
+                        UNION SELECT gm.group_id FROM reach {}) \
          SELECT g.id AS group_id, {} AS display_name, \
                 CASE WHEN g.id IN (SELECT gid FROM direct) THEN 'direct' ELSE 'indirect' END AS kind \
-         FROM reach {} groups g ON g.id = reach.gid ORDER BY g.seq",
+         FROM reach {} ORDER BY g.seq",
+        d.lookup_join("group_members", "gm", "gm.member_id = reach.gid"),
         d.json_member("g.resource", "displayName"),
-        d.ordered_join()
+        d.lookup_join("groups", "g", "g.id = reach.gid")
     );
     Ok(super::conn::sql_query(conn, &sql).bind::<Text, _>(member_id).load(conn)?)
 }
@@ -123,13 +124,14 @@ pub fn groups_of_many(
             "WITH RECURSIVE direct(member, gid) AS \
                  (SELECT member_id, group_id FROM group_members WHERE member_id IN ({placeholders})), \
              reach(member, gid) AS (SELECT member, gid FROM direct \
-                 UNION SELECT reach.member, gm.group_id FROM reach JOIN group_members gm ON gm.member_id = reach.gid) \
+                 UNION SELECT reach.member, gm.group_id FROM reach {}) \
              SELECT reach.member AS member_id, g.id AS group_id, {} AS display_name, \
                     CASE WHEN EXISTS (SELECT 1 FROM direct d WHERE d.member = reach.member AND d.gid = reach.gid) \
                          THEN 'direct' ELSE 'indirect' END AS kind \
-             FROM reach {} groups g ON g.id = reach.gid ORDER BY reach.member, g.seq",
+             FROM reach {} ORDER BY reach.member, g.seq",
+            d.lookup_join("group_members", "gm", "gm.member_id = reach.gid"),
             d.json_member("g.resource", "displayName"),
-            d.ordered_join()
+            d.lookup_join("groups", "g", "g.id = reach.gid")
         );
         let mut query = super::conn::sql_query(conn, &sql).into_boxed::<super::MultiBackend>();
         for id in chunk {

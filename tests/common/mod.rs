@@ -667,7 +667,13 @@ fn pg_admin_url() -> &'static str {
         }
         let dir = std::env::temp_dir().join("scimd-test-pg");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-cluster.sh");
-        let out = Command::new(script).arg("start").arg(&dir).output().expect("run scripts/pg-cluster.sh");
+        let start = || Command::new(script).arg("start").arg(&dir).output().expect("run scripts/pg-cluster.sh");
+        let mut out = start();
+        if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not running") {
+            // Left behind by a machine that stopped without stopping it: clear it and start afresh.
+            let _ = Command::new(script).arg("stop").arg(&dir).output();
+            out = start();
+        }
         assert!(
             out.status.success(),
             "could not start a PostgreSQL test cluster: {}",
