@@ -124,7 +124,7 @@ pub fn members_page(conn: &mut Conn, group_id: &str, after: Option<&str>, limit:
         "{} WHERE gm.group_id = ? AND gm.member_id > ? ORDER BY gm.member_id LIMIT ?",
         members_select(conn.dialect())
     );
-    Ok(super::conn::sql_query(conn, &sql)
+    Ok(super::conn::prepared(sql)
         .bind::<Text, _>(group_id)
         .bind::<Text, _>(after.unwrap_or(""))
         .bind::<diesel::sql_types::BigInt, _>(limit as i64)
@@ -151,12 +151,11 @@ pub fn contains_group(conn: &mut Conn, group_id: &str, target: &str) -> ScimResu
     }
     let sql = format!(
         "WITH RECURSIVE nested(gid) AS ( \
-            SELECT member_id FROM group_members WHERE group_id = ?1 AND member_type = 'Group' \
+            SELECT member_id FROM group_members WHERE group_id = ? AND member_type = 'Group' \
             UNION SELECT gm.member_id FROM nested {} WHERE gm.member_type = 'Group') \
-         SELECT EXISTS (SELECT 1 FROM nested WHERE gid = ?2) AS found",
+         SELECT EXISTS (SELECT 1 FROM nested WHERE gid = ?) AS found",
         conn.dialect().lookup_join("group_members", "gm", "gm.group_id = nested.gid")
     );
-    let row: Flag =
-        super::conn::sql_query(conn, &sql).bind::<Text, _>(group_id).bind::<Text, _>(target).get_result(conn)?;
+    let row: Flag = super::conn::prepared(sql).bind::<Text, _>(group_id).bind::<Text, _>(target).get_result(conn)?;
     Ok(row.found)
 }

@@ -85,7 +85,7 @@ pub struct GroupOfUser {
 pub fn groups_of(conn: &mut Conn, member_id: &str) -> ScimResult<Vec<GroupOfUser>> {
     let d = conn.dialect();
     let sql = format!(
-        "WITH RECURSIVE direct(gid) AS (SELECT group_id FROM group_members WHERE member_id = ?1), \
+        "WITH RECURSIVE direct(gid) AS (SELECT group_id FROM group_members WHERE member_id = ?), \
          reach(gid) AS (SELECT gid FROM direct \
                         UNION SELECT gm.group_id FROM reach {}) \
          SELECT g.id AS group_id, {} AS display_name, \
@@ -95,7 +95,7 @@ pub fn groups_of(conn: &mut Conn, member_id: &str) -> ScimResult<Vec<GroupOfUser
         d.json_member("g.resource", "displayName"),
         d.lookup_join("groups", "g", "g.id = reach.gid")
     );
-    Ok(super::conn::sql_query(conn, &sql).bind::<Text, _>(member_id).load(conn)?)
+    Ok(super::conn::prepared(sql).bind::<Text, _>(member_id).load(conn)?)
 }
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -110,6 +110,10 @@ struct GroupOfMember {
     kind: String,
 }
 
+/// The lengths of `groups_of_many`'s id list: a chunk is padded to the next one (repeating its last id), so
+/// that a handful of statement texts serve every page size and stay prepared.
+const ID_LIST_SIZES: [usize; 5] = [1, 10, 50, 100, 500];
+
 /// `groups_of` for a whole page of members in one query per 500 members (a list page renders up to
 /// maxResults users at once; SQLite caps the number of bound parameters).
 pub fn groups_of_many(
@@ -118,7 +122,8 @@ pub fn groups_of_many(
 ) -> ScimResult<std::collections::HashMap<String, Vec<GroupOfUser>>> {
     let mut by_member = std::collections::HashMap::new();
     for chunk in member_ids.chunks(500) {
-        let placeholders = vec!["?"; chunk.len()].join(", ");
+        let size = ID_LIST_SIZES.into_iter().find(|&n| n >= chunk.len()).unwrap_or(chunk.len());
+        let placeholders = vec!["?"; size].join(", ");
         let d = conn.dialect();
         let sql = format!(
             "WITH RECURSIVE direct(member, gid) AS \
@@ -133,8 +138,9 @@ pub fn groups_of_many(
             d.json_member("g.resource", "displayName"),
             d.lookup_join("groups", "g", "g.id = reach.gid")
         );
-        let mut query = super::conn::sql_query(conn, &sql).into_boxed::<super::MultiBackend>();
-        for id in chunk {
+        let mut query = super::conn::prepared(sql);
+        let padding = chunk.last().into_iter().cycle().take(size - chunk.len());
+        for id in chunk.iter().chain(padding) {
             query = query.bind::<Text, _>(id.as_str());
         }
         for row in query.load::<GroupOfMember>(conn)? {
