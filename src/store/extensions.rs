@@ -46,9 +46,7 @@ pub fn all(conn: &mut Conn) -> ScimResult<Vec<ExtensionRow>> {
 
 /// Bumped by every change; serving processes reload their schemas when it moves.
 pub fn generation(conn: &mut Conn) -> ScimResult<i64> {
-    Ok(super::conn::sql_query(conn, "SELECT generation AS n FROM schema_generation WHERE id = 1")
-        .get_result::<N>(conn)?
-        .n)
+    Ok(super::conn::prepared("SELECT generation AS n FROM schema_generation WHERE id = 1").get_result::<N>(conn)?.n)
 }
 
 fn bump(conn: &mut Conn) -> ScimResult<()> {

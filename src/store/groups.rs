@@ -6,7 +6,7 @@ use super::schema::{group_members, groups};
 use super::{fold_case, Conn};
 use crate::scim::error::ScimResult;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 #[derive(Debug, Clone)]
 pub struct GroupColumns<'a> {
@@ -20,35 +20,40 @@ pub struct GroupColumns<'a> {
     pub resource: &'a str,
 }
 
+// Prepared statements, as `users::insert` and `users::update`.
+
 pub fn insert(conn: &mut Conn, row: &GroupColumns<'_>) -> ScimResult<()> {
     let (before, after) = conn.dialect().json_param();
-    let resource = diesel::dsl::sql::<Text>(before).bind::<Text, _>(row.resource).sql(after);
-    diesel::insert_into(groups::table)
-        .values((
-            groups::id.eq(row.id),
-            groups::display_name_folded.eq(row.display_name_folded),
-            groups::external_id.eq(row.external_id),
-            groups::created.eq(row.created),
-            groups::last_modified.eq(row.last_modified),
-            groups::version.eq(row.version),
-            groups::resource.eq(resource),
-        ))
+    let sql = format!(
+        "INSERT INTO groups (id, display_name_folded, external_id, created, last_modified, version, resource) \
+         VALUES (?, ?, ?, ?, ?, ?, {before}?{after})"
+    );
+    super::conn::prepared(sql)
+        .bind::<Text, _>(row.id)
+        .bind::<Text, _>(row.display_name_folded)
+        .bind::<Nullable<Text>, _>(row.external_id)
+        .bind::<Text, _>(row.created)
+        .bind::<Text, _>(row.last_modified)
+        .bind::<BigInt, _>(row.version)
+        .bind::<Text, _>(row.resource)
         .execute(conn)?;
     super::resources::adjust_count(conn, super::resources::Table::Groups, 1)
 }
 
 pub fn update(conn: &mut Conn, row: &GroupColumns<'_>) -> ScimResult<()> {
     let (before, after) = conn.dialect().json_param();
-    let resource = diesel::dsl::sql::<Text>(before).bind::<Text, _>(row.resource).sql(after);
-    diesel::update(groups::table.filter(groups::id.eq(row.id)))
-        .set((
-            groups::display_name_folded.eq(row.display_name_folded),
-            groups::external_id.eq(row.external_id),
-            groups::created.eq(row.created),
-            groups::last_modified.eq(row.last_modified),
-            groups::version.eq(row.version),
-            groups::resource.eq(resource),
-        ))
+    let sql = format!(
+        "UPDATE groups SET display_name_folded = ?, external_id = ?, created = ?, last_modified = ?, version = ?, \
+         resource = {before}?{after} WHERE id = ?"
+    );
+    super::conn::prepared(sql)
+        .bind::<Text, _>(row.display_name_folded)
+        .bind::<Nullable<Text>, _>(row.external_id)
+        .bind::<Text, _>(row.created)
+        .bind::<Text, _>(row.last_modified)
+        .bind::<BigInt, _>(row.version)
+        .bind::<Text, _>(row.resource)
+        .bind::<Text, _>(row.id)
         .execute(conn)?;
     Ok(())
 }
@@ -64,8 +69,7 @@ pub fn id_by_display_name(conn: &mut Conn, display_name: &str) -> ScimResult<Opt
 /// Adds a member; returns false when it was already there (a no-op, not an error).
 pub fn add_member(conn: &mut Conn, group_id: &str, member_id: &str, member_type: &str) -> ScimResult<bool> {
     // (Diesel's ON CONFLICT DSL is not offered for a connection over both backends; the SQL is the same on both.)
-    let n = super::conn::sql_query(
-        conn,
+    let n = super::conn::prepared(
         "INSERT INTO group_members (group_id, member_id, member_type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
     )
     .bind::<diesel::sql_types::Text, _>(group_id)
@@ -134,7 +138,7 @@ pub fn members_page(conn: &mut Conn, group_id: &str, after: Option<&str>, limit:
 /// The members of a group with their display names, in a stable order.
 pub fn members(conn: &mut Conn, group_id: &str) -> ScimResult<Vec<MemberRow>> {
     let sql = format!("{} WHERE gm.group_id = ? ORDER BY gm.member_id", members_select(conn.dialect()));
-    Ok(super::conn::sql_query(conn, &sql).bind::<Text, _>(group_id).load(conn)?)
+    Ok(super::conn::prepared(sql).bind::<Text, _>(group_id).load(conn)?)
 }
 
 #[derive(QueryableByName)]

@@ -75,7 +75,7 @@ pub fn get_for_update(conn: &mut Conn, table: Table, id: &str) -> ScimResult<Opt
         return get(conn, table, id);
     }
     let sql = format!("SELECT {} FROM {} WHERE id = ? FOR UPDATE", envelope(conn.dialect()), table.name());
-    Ok(super::conn::sql_query(conn, &sql).bind::<Text, _>(id).get_result::<ResourceRow>(conn).optional()?)
+    Ok(super::conn::prepared(sql).bind::<Text, _>(id).get_result::<ResourceRow>(conn).optional()?)
 }
 
 /// `exists` inside a write that goes on to rely on the row (a new member): on PostgreSQL the row is share-locked
@@ -91,7 +91,7 @@ pub fn exists_for_share(conn: &mut Conn, table: Table, id: &str) -> ScimResult<b
         seq: i64,
     }
     let sql = format!("SELECT seq FROM {} WHERE id = ? FOR SHARE", table.name());
-    Ok(super::conn::sql_query(conn, &sql).bind::<Text, _>(id).get_result::<Seq>(conn).optional()?.is_some())
+    Ok(super::conn::prepared(sql).bind::<Text, _>(id).get_result::<Seq>(conn).optional()?.is_some())
 }
 
 pub fn exists(conn: &mut Conn, table: Table, id: &str) -> ScimResult<bool> {
@@ -146,8 +146,7 @@ pub fn count(conn: &mut Conn, table: Table, filter: Option<&SqlFragment>) -> Sci
     let n = match filter {
         None => {
             // The table's row, plus its shards on PostgreSQL.
-            super::conn::sql_query(
-                conn,
+            super::conn::prepared(
                 "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM resource_counts \
                  WHERE resource_table = ? OR resource_table LIKE ?",
             )
@@ -166,23 +165,20 @@ pub fn count(conn: &mut Conn, table: Table, filter: Option<&SqlFragment>) -> Sci
 
 /// Removes every membership naming `member_id`, bumping the version of each group that loses it.
 pub fn drop_memberships_of(conn: &mut Conn, member_id: &str, now: &str) -> ScimResult<()> {
-    super::conn::sql_query(
-        conn,
+    super::conn::prepared(
         "UPDATE groups SET version = version + 1, last_modified = ? \
          WHERE id IN (SELECT group_id FROM group_members WHERE member_id = ?)",
     )
     .bind::<Text, _>(now)
     .bind::<Text, _>(member_id)
     .execute(conn)?;
-    super::conn::sql_query(conn, "DELETE FROM group_members WHERE member_id = ?")
-        .bind::<Text, _>(member_id)
-        .execute(conn)?;
+    super::conn::prepared("DELETE FROM group_members WHERE member_id = ?").bind::<Text, _>(member_id).execute(conn)?;
     Ok(())
 }
 
 pub fn delete(conn: &mut Conn, table: Table, id: &str) -> ScimResult<bool> {
     let sql = format!("DELETE FROM {} WHERE id = ?", table.name());
-    let deleted = super::conn::sql_query(conn, &sql).bind::<Text, _>(id).execute(conn)?;
+    let deleted = super::conn::prepared(sql).bind::<Text, _>(id).execute(conn)?;
     adjust_count(conn, table, -(deleted as i64))?;
     Ok(deleted > 0)
 }
@@ -197,7 +193,7 @@ pub(super) fn adjust_count(conn: &mut Conn, table: Table, delta: i64) -> ScimRes
         super::Dialect::Sqlite => table.name().to_string(),
         super::Dialect::Postgres => format!("{}#{}", table.name(), rand::random_range(0..COUNT_SHARDS)),
     };
-    super::conn::sql_query(conn, "UPDATE resource_counts SET n = n + ? WHERE resource_table = ?")
+    super::conn::prepared("UPDATE resource_counts SET n = n + ? WHERE resource_table = ?")
         .bind::<BigInt, _>(delta)
         .bind::<Text, _>(row)
         .execute(conn)?;

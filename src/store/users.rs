@@ -4,7 +4,7 @@ use super::schema::users;
 use super::{fold_case, Conn};
 use crate::scim::error::ScimResult;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
 /// The columns of a user row that are written; `seq` is assigned by SQLite.
 #[derive(Debug, Clone)]
@@ -22,39 +22,45 @@ pub struct UserColumns<'a> {
     pub resource: &'a str,
 }
 
+// Inserts and updates are prepared statements (raw SQL: the JSON parameter's cast is dialect SQL, which
+// Diesel's DSL would only take as an uncacheable SQL literal).
+
 pub fn insert(conn: &mut Conn, row: &UserColumns<'_>) -> ScimResult<()> {
     let (before, after) = conn.dialect().json_param();
-    let resource = diesel::dsl::sql::<Text>(before).bind::<Text, _>(row.resource).sql(after);
-    diesel::insert_into(users::table)
-        .values((
-            users::id.eq(row.id),
-            users::user_name_folded.eq(row.user_name_folded),
-            users::external_id.eq(row.external_id),
-            users::display_name_folded.eq(row.display_name_folded),
-            users::active.eq(row.active),
-            users::created.eq(row.created),
-            users::last_modified.eq(row.last_modified),
-            users::version.eq(row.version),
-            users::resource.eq(resource),
-        ))
+    let sql = format!(
+        "INSERT INTO users (id, user_name_folded, external_id, display_name_folded, active, created, \
+         last_modified, version, resource) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {before}?{after})"
+    );
+    super::conn::prepared(sql)
+        .bind::<Text, _>(row.id)
+        .bind::<Text, _>(row.user_name_folded)
+        .bind::<Nullable<Text>, _>(row.external_id)
+        .bind::<Nullable<Text>, _>(row.display_name_folded)
+        .bind::<Nullable<Bool>, _>(row.active)
+        .bind::<Text, _>(row.created)
+        .bind::<Text, _>(row.last_modified)
+        .bind::<BigInt, _>(row.version)
+        .bind::<Text, _>(row.resource)
         .execute(conn)?;
     super::resources::adjust_count(conn, super::resources::Table::Users, 1)
 }
 
 pub fn update(conn: &mut Conn, row: &UserColumns<'_>) -> ScimResult<()> {
     let (before, after) = conn.dialect().json_param();
-    let resource = diesel::dsl::sql::<Text>(before).bind::<Text, _>(row.resource).sql(after);
-    diesel::update(users::table.filter(users::id.eq(row.id)))
-        .set((
-            users::user_name_folded.eq(row.user_name_folded),
-            users::external_id.eq(row.external_id),
-            users::display_name_folded.eq(row.display_name_folded),
-            users::active.eq(row.active),
-            users::created.eq(row.created),
-            users::last_modified.eq(row.last_modified),
-            users::version.eq(row.version),
-            users::resource.eq(resource),
-        ))
+    let sql = format!(
+        "UPDATE users SET user_name_folded = ?, external_id = ?, display_name_folded = ?, active = ?, \
+         created = ?, last_modified = ?, version = ?, resource = {before}?{after} WHERE id = ?"
+    );
+    super::conn::prepared(sql)
+        .bind::<Text, _>(row.user_name_folded)
+        .bind::<Nullable<Text>, _>(row.external_id)
+        .bind::<Nullable<Text>, _>(row.display_name_folded)
+        .bind::<Nullable<Bool>, _>(row.active)
+        .bind::<Text, _>(row.created)
+        .bind::<Text, _>(row.last_modified)
+        .bind::<BigInt, _>(row.version)
+        .bind::<Text, _>(row.resource)
+        .bind::<Text, _>(row.id)
         .execute(conn)?;
     Ok(())
 }
@@ -166,6 +172,6 @@ pub fn display_name_by_id(conn: &mut Conn, id: &str) -> ScimResult<Option<Option
         "SELECT {} AS display_name FROM users WHERE id = ?",
         conn.dialect().json_member("resource", "displayName")
     );
-    let row = super::conn::sql_query(conn, &sql).bind::<Text, _>(id).get_result::<Row>(conn).optional()?;
+    let row = super::conn::prepared(sql).bind::<Text, _>(id).get_result::<Row>(conn).optional()?;
     Ok(row.map(|r| r.display_name))
 }
