@@ -548,9 +548,15 @@ fn cpu_time_of(pid: &str) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// Whether this run measures PostgreSQL (`--database`): only then are PostgreSQL's processes watched.
+static ON_POSTGRES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// CPU time used so far by every process named `postgres` (the PostgreSQL server's backends and helpers; they
-/// run on the same cores as scimd and the client).
+/// run on the same cores as scimd and the client). Zero on a SQLite run.
 fn postgres_cpu() -> Duration {
+    if !ON_POSTGRES.load(std::sync::atomic::Ordering::Relaxed) {
+        return Duration::ZERO;
+    }
     let Ok(dir) = std::fs::read_dir("/proc") else { return Duration::ZERO };
     dir.filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())).map(String::from))
@@ -1312,6 +1318,7 @@ fn run() -> Result<Report, String> {
         }
     };
     let postgres = args.postgres.is_some();
+    ON_POSTGRES.store(postgres, std::sync::atomic::Ordering::Relaxed);
     let size = open_url(&database, 2048)?.size_bytes().unwrap_or(0);
     println!(
         "database: {} ({:.0} MiB)",

@@ -8,13 +8,16 @@
 use super::oauth::{ClientRow, SecretRow, SigningKeyRow};
 use super::schema::{api_tokens, oauth_client_secrets, oauth_clients, signing_keys};
 use super::tokens::TokenRow;
-use super::{conn, Conn, Dialect, Store};
+use super::{conn, Conn, Dialect, MultiBackend, Store};
 use crate::scim::error::{ScimError, ScimResult};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
 /// Rows read and written per transaction.
 const PAGE: i64 = 1000;
+/// Rows per INSERT statement: one round trip for many rows (10 columns × 100 rows stays far below both
+/// backends' limits on bound parameters).
+const ROWS_PER_INSERT: usize = 100;
 
 /// The tables copied, in an order that satisfies the foreign keys; counted before and after.
 pub const TABLES: [&str; 10] = [
@@ -148,6 +151,18 @@ fn json_param(d: Dialect) -> String {
     format!("{before}?{after}")
 }
 
+/// `INSERT INTO table (columns) VALUES (…), (…), …` for `rows` rows, the last column a JSON parameter when
+/// `json_last`.
+fn insert_many(d: Dialect, table: &str, columns: &str, json_last: bool, rows: usize) -> String {
+    let n = columns.split(',').count();
+    let mut one: Vec<String> = vec!["?".into(); n];
+    if json_last {
+        one[n - 1] = json_param(d);
+    }
+    let tuple = format!("({})", one.join(", "));
+    format!("INSERT INTO {table} ({columns}) VALUES {}", vec![tuple; rows].join(", "))
+}
+
 /// Copies everything from `source` into `target` (which must be empty: see `is_empty` and `clear`); calls
 /// `progress` with the number of rows written so far.
 pub fn copy(source: &Store, target: &Store, mut progress: impl FnMut(u64)) -> ScimResult<()> {
@@ -167,24 +182,30 @@ pub fn copy(source: &Store, target: &Store, mut progress: impl FnMut(u64)) -> Sc
             let Some(last) = rows.last() else { break };
             after = last.seq;
             target.write(|t| {
-                let sql = format!(
-                    "INSERT INTO users (seq, id, user_name_folded, external_id, display_name_folded, active, \
-                     created, last_modified, version, resource) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {})",
-                    json_param(t.dialect())
-                );
-                for r in &rows {
-                    conn::sql_query(t, &sql)
-                        .bind::<BigInt, _>(r.seq)
-                        .bind::<Text, _>(&r.id)
-                        .bind::<Text, _>(&r.user_name_folded)
-                        .bind::<Nullable<Text>, _>(&r.external_id)
-                        .bind::<Nullable<Text>, _>(&r.display_name_folded)
-                        .bind::<Nullable<Bool>, _>(r.active)
-                        .bind::<Text, _>(&r.created)
-                        .bind::<Text, _>(&r.last_modified)
-                        .bind::<BigInt, _>(r.version)
-                        .bind::<Text, _>(&r.resource)
-                        .execute(t)?;
+                for chunk in rows.chunks(ROWS_PER_INSERT) {
+                    let sql = insert_many(
+                        t.dialect(),
+                        "users",
+                        "seq, id, user_name_folded, external_id, display_name_folded, active, created, \
+                         last_modified, version, resource",
+                        true,
+                        chunk.len(),
+                    );
+                    let mut q = conn::sql_query(t, &sql).into_boxed::<MultiBackend>();
+                    for r in chunk {
+                        q = q
+                            .bind::<BigInt, _>(r.seq)
+                            .bind::<Text, _>(&r.id)
+                            .bind::<Text, _>(&r.user_name_folded)
+                            .bind::<Nullable<Text>, _>(&r.external_id)
+                            .bind::<Nullable<Text>, _>(&r.display_name_folded)
+                            .bind::<Nullable<Bool>, _>(r.active)
+                            .bind::<Text, _>(&r.created)
+                            .bind::<Text, _>(&r.last_modified)
+                            .bind::<BigInt, _>(r.version)
+                            .bind::<Text, _>(&r.resource);
+                    }
+                    q.execute(t)?;
                 }
                 Ok(())
             })?;
@@ -204,22 +225,27 @@ pub fn copy(source: &Store, target: &Store, mut progress: impl FnMut(u64)) -> Sc
             let Some(last) = rows.last() else { break };
             after = last.seq;
             target.write(|t| {
-                let sql = format!(
-                    "INSERT INTO groups (seq, id, display_name_folded, external_id, created, last_modified, \
-                     version, resource) VALUES (?, ?, ?, ?, ?, ?, ?, {})",
-                    json_param(t.dialect())
-                );
-                for r in &rows {
-                    conn::sql_query(t, &sql)
-                        .bind::<BigInt, _>(r.seq)
-                        .bind::<Text, _>(&r.id)
-                        .bind::<Text, _>(&r.display_name_folded)
-                        .bind::<Nullable<Text>, _>(&r.external_id)
-                        .bind::<Text, _>(&r.created)
-                        .bind::<Text, _>(&r.last_modified)
-                        .bind::<BigInt, _>(r.version)
-                        .bind::<Text, _>(&r.resource)
-                        .execute(t)?;
+                for chunk in rows.chunks(ROWS_PER_INSERT) {
+                    let sql = insert_many(
+                        t.dialect(),
+                        "groups",
+                        "seq, id, display_name_folded, external_id, created, last_modified, version, resource",
+                        true,
+                        chunk.len(),
+                    );
+                    let mut q = conn::sql_query(t, &sql).into_boxed::<MultiBackend>();
+                    for r in chunk {
+                        q = q
+                            .bind::<BigInt, _>(r.seq)
+                            .bind::<Text, _>(&r.id)
+                            .bind::<Text, _>(&r.display_name_folded)
+                            .bind::<Nullable<Text>, _>(&r.external_id)
+                            .bind::<Text, _>(&r.created)
+                            .bind::<Text, _>(&r.last_modified)
+                            .bind::<BigInt, _>(r.version)
+                            .bind::<Text, _>(&r.resource);
+                    }
+                    q.execute(t)?;
                 }
                 Ok(())
             })?;
@@ -242,12 +268,22 @@ pub fn copy(source: &Store, target: &Store, mut progress: impl FnMut(u64)) -> Sc
             let Some(last) = rows.last() else { break };
             after = (last.group_id.clone(), last.member_id.clone());
             target.write(|t| {
-                for r in &rows {
-                    conn::sql_query(t, "INSERT INTO group_members (group_id, member_id, member_type) VALUES (?, ?, ?)")
-                        .bind::<Text, _>(&r.group_id)
-                        .bind::<Text, _>(&r.member_id)
-                        .bind::<Text, _>(&r.member_type)
-                        .execute(t)?;
+                for chunk in rows.chunks(ROWS_PER_INSERT) {
+                    let sql = insert_many(
+                        t.dialect(),
+                        "group_members",
+                        "group_id, member_id, member_type",
+                        false,
+                        chunk.len(),
+                    );
+                    let mut q = conn::sql_query(t, &sql).into_boxed::<MultiBackend>();
+                    for r in chunk {
+                        q = q
+                            .bind::<Text, _>(&r.group_id)
+                            .bind::<Text, _>(&r.member_id)
+                            .bind::<Text, _>(&r.member_type);
+                    }
+                    q.execute(t)?;
                 }
                 Ok(())
             })?;
