@@ -493,3 +493,31 @@ fn dropped_connections_cost_no_request() {
     assert_eq!(srv.get("/Users").total(), 2);
     assert!(srv.stderr_text().contains("failed its BEGIN"), "the dropped connections are logged");
 }
+
+/// A schema extension registered while two replicas serve (`scimd schema add` against the shared database) is
+/// served by both within the poll interval, and data written through one under it reads the same through the
+/// other.
+#[test]
+fn a_schema_extension_added_is_served_by_every_replica() {
+    const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+    let url = pg_database();
+    let (a, b) = replicas(&url);
+    a.get(&format!("/Schemas/{ACME}")).expect(404);
+    b.get(&format!("/Schemas/{ACME}")).expect(404);
+    let (st, out, err) =
+        run_cli(Path::new(&url), &["schema", "add", "tests/fixtures/schemas/acme-user.json", "--index", "costCode"]);
+    assert!(st.success(), "{out}\n{err}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while [&a, &b].iter().any(|srv| srv.get(&format!("/Schemas/{ACME}")).status != 200) {
+        assert!(Instant::now() < deadline, "a replica did not pick up {ACME}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut body = user_body("ext@example.com");
+    body["schemas"] = json!([USER_SCHEMA, ACME]);
+    body[ACME] = json!({"costCode": "CC-7", "badgeNumber": 7});
+    let id = a.create_user_body(&body)["id"].as_str().unwrap().to_string();
+    let got = b.get(&format!("/Users/{id}"));
+    got.expect(200);
+    assert_eq!(got.json[ACME], json!({"costCode": "CC-7", "badgeNumber": 7}));
+    assert_eq!(b.filter("/Users", &format!("{ACME}:costCode eq \"cc-7\"")).ids(), vec![id]);
+}

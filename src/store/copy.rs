@@ -163,6 +163,28 @@ fn insert_many(d: Dialect, table: &str, columns: &str, json_last: bool, rows: us
     format!("INSERT INTO {table} ({columns}) VALUES {}", vec![tuple; rows].join(", "))
 }
 
+type Boxed<'a> = diesel::query_builder::BoxedSqlQuery<'a, MultiBackend, diesel::query_builder::SqlQuery>;
+
+/// Writes `rows` into `table` in one transaction of `target`, `ROWS_PER_INSERT` rows per INSERT; `bind` binds
+/// one row's values in `columns`' order.
+fn write_rows<'r, R>(
+    target: &Store,
+    table: &str,
+    columns: &str,
+    json_last: bool,
+    rows: &'r [R],
+    bind: impl Fn(Boxed<'r>, &'r R) -> Boxed<'r>,
+) -> ScimResult<()> {
+    target.write(|t| {
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let sql = insert_many(t.dialect(), table, columns, json_last, chunk.len());
+            let query = chunk.iter().fold(conn::sql_query(t, &sql).into_boxed::<MultiBackend>(), &bind);
+            query.execute(t)?;
+        }
+        Ok(())
+    })
+}
+
 /// Copies everything from `source` into `target` (which must be empty: see `is_empty` and `clear`); calls
 /// `progress` with the number of rows written so far.
 pub fn copy(source: &Store, target: &Store, mut progress: impl FnMut(u64)) -> ScimResult<()> {
@@ -181,34 +203,26 @@ pub fn copy(source: &Store, target: &Store, mut progress: impl FnMut(u64)) -> Sc
                 conn::sql_query(src, &sql).bind::<BigInt, _>(after).bind::<BigInt, _>(PAGE).load(src)?;
             let Some(last) = rows.last() else { break };
             after = last.seq;
-            target.write(|t| {
-                for chunk in rows.chunks(ROWS_PER_INSERT) {
-                    let sql = insert_many(
-                        t.dialect(),
-                        "users",
-                        "seq, id, user_name_folded, external_id, display_name_folded, active, created, \
-                         last_modified, version, resource",
-                        true,
-                        chunk.len(),
-                    );
-                    let mut q = conn::sql_query(t, &sql).into_boxed::<MultiBackend>();
-                    for r in chunk {
-                        q = q
-                            .bind::<BigInt, _>(r.seq)
-                            .bind::<Text, _>(&r.id)
-                            .bind::<Text, _>(&r.user_name_folded)
-                            .bind::<Nullable<Text>, _>(&r.external_id)
-                            .bind::<Nullable<Text>, _>(&r.display_name_folded)
-                            .bind::<Nullable<Bool>, _>(r.active)
-                            .bind::<Text, _>(&r.created)
-                            .bind::<Text, _>(&r.last_modified)
-                            .bind::<BigInt, _>(r.version)
-                            .bind::<Text, _>(&r.resource);
-                    }
-                    q.execute(t)?;
-                }
-                Ok(())
-            })?;
+            write_rows(
+                target,
+                "users",
+                "seq, id, user_name_folded, external_id, display_name_folded, active, created, last_modified, \
+                 version, resource",
+                true,
+                &rows,
+                |q, r| {
+                    q.bind::<BigInt, _>(r.seq)
+                        .bind::<Text, _>(&r.id)
+                        .bind::<Text, _>(&r.user_name_folded)
+                        .bind::<Nullable<Text>, _>(&r.external_id)
+                        .bind::<Nullable<Text>, _>(&r.display_name_folded)
+                        .bind::<Nullable<Bool>, _>(r.active)
+                        .bind::<Text, _>(&r.created)
+                        .bind::<Text, _>(&r.last_modified)
+                        .bind::<BigInt, _>(r.version)
+                        .bind::<Text, _>(&r.resource)
+                },
+            )?;
             done += rows.len() as u64;
             progress(done);
         }
@@ -224,31 +238,23 @@ pub fn copy(source: &Store, target: &Store, mut progress: impl FnMut(u64)) -> Sc
                 conn::sql_query(src, &sql).bind::<BigInt, _>(after).bind::<BigInt, _>(PAGE).load(src)?;
             let Some(last) = rows.last() else { break };
             after = last.seq;
-            target.write(|t| {
-                for chunk in rows.chunks(ROWS_PER_INSERT) {
-                    let sql = insert_many(
-                        t.dialect(),
-                        "groups",
-                        "seq, id, display_name_folded, external_id, created, last_modified, version, resource",
-                        true,
-                        chunk.len(),
-                    );
-                    let mut q = conn::sql_query(t, &sql).into_boxed::<MultiBackend>();
-                    for r in chunk {
-                        q = q
-                            .bind::<BigInt, _>(r.seq)
-                            .bind::<Text, _>(&r.id)
-                            .bind::<Text, _>(&r.display_name_folded)
-                            .bind::<Nullable<Text>, _>(&r.external_id)
-                            .bind::<Text, _>(&r.created)
-                            .bind::<Text, _>(&r.last_modified)
-                            .bind::<BigInt, _>(r.version)
-                            .bind::<Text, _>(&r.resource);
-                    }
-                    q.execute(t)?;
-                }
-                Ok(())
-            })?;
+            write_rows(
+                target,
+                "groups",
+                "seq, id, display_name_folded, external_id, created, last_modified, version, resource",
+                true,
+                &rows,
+                |q, r| {
+                    q.bind::<BigInt, _>(r.seq)
+                        .bind::<Text, _>(&r.id)
+                        .bind::<Text, _>(&r.display_name_folded)
+                        .bind::<Nullable<Text>, _>(&r.external_id)
+                        .bind::<Text, _>(&r.created)
+                        .bind::<Text, _>(&r.last_modified)
+                        .bind::<BigInt, _>(r.version)
+                        .bind::<Text, _>(&r.resource)
+                },
+            )?;
             done += rows.len() as u64;
             progress(done);
         }
@@ -267,25 +273,8 @@ pub fn copy(source: &Store, target: &Store, mut progress: impl FnMut(u64)) -> Sc
             .load(src)?;
             let Some(last) = rows.last() else { break };
             after = (last.group_id.clone(), last.member_id.clone());
-            target.write(|t| {
-                for chunk in rows.chunks(ROWS_PER_INSERT) {
-                    let sql = insert_many(
-                        t.dialect(),
-                        "group_members",
-                        "group_id, member_id, member_type",
-                        false,
-                        chunk.len(),
-                    );
-                    let mut q = conn::sql_query(t, &sql).into_boxed::<MultiBackend>();
-                    for r in chunk {
-                        q = q
-                            .bind::<Text, _>(&r.group_id)
-                            .bind::<Text, _>(&r.member_id)
-                            .bind::<Text, _>(&r.member_type);
-                    }
-                    q.execute(t)?;
-                }
-                Ok(())
+            write_rows(target, "group_members", "group_id, member_id, member_type", false, &rows, |q, r| {
+                q.bind::<Text, _>(&r.group_id).bind::<Text, _>(&r.member_id).bind::<Text, _>(&r.member_type)
             })?;
             done += rows.len() as u64;
             progress(done);

@@ -28,15 +28,7 @@ pub fn insert(conn: &mut Conn, row: &GroupColumns<'_>) -> ScimResult<()> {
         "INSERT INTO groups (id, display_name_folded, external_id, created, last_modified, version, resource) \
          VALUES (?, ?, ?, ?, ?, ?, {before}?{after})"
     );
-    super::conn::prepared(sql)
-        .bind::<Text, _>(row.id)
-        .bind::<Text, _>(row.display_name_folded)
-        .bind::<Nullable<Text>, _>(row.external_id)
-        .bind::<Text, _>(row.created)
-        .bind::<Text, _>(row.last_modified)
-        .bind::<BigInt, _>(row.version)
-        .bind::<Text, _>(row.resource)
-        .execute(conn)?;
+    bind_columns(super::conn::prepared(sql).bind::<Text, _>(row.id), row).execute(conn)?;
     super::resources::adjust_count(conn, super::resources::Table::Groups, 1)
 }
 
@@ -46,16 +38,19 @@ pub fn update(conn: &mut Conn, row: &GroupColumns<'_>) -> ScimResult<()> {
         "UPDATE groups SET display_name_folded = ?, external_id = ?, created = ?, last_modified = ?, version = ?, \
          resource = {before}?{after} WHERE id = ?"
     );
-    super::conn::prepared(sql)
+    bind_columns(super::conn::prepared(sql), row).bind::<Text, _>(row.id).execute(conn)?;
+    Ok(())
+}
+
+/// Binds every column but `id`, in the order `insert` and `update` name them.
+fn bind_columns<'a>(query: super::conn::Prepared<'a>, row: &GroupColumns<'a>) -> super::conn::Prepared<'a> {
+    query
         .bind::<Text, _>(row.display_name_folded)
         .bind::<Nullable<Text>, _>(row.external_id)
         .bind::<Text, _>(row.created)
         .bind::<Text, _>(row.last_modified)
         .bind::<BigInt, _>(row.version)
         .bind::<Text, _>(row.resource)
-        .bind::<Text, _>(row.id)
-        .execute(conn)?;
-    Ok(())
 }
 
 pub fn id_by_display_name(conn: &mut Conn, display_name: &str) -> ScimResult<Option<String>> {

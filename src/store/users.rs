@@ -31,17 +31,7 @@ pub fn insert(conn: &mut Conn, row: &UserColumns<'_>) -> ScimResult<()> {
         "INSERT INTO users (id, user_name_folded, external_id, display_name_folded, active, created, \
          last_modified, version, resource) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {before}?{after})"
     );
-    super::conn::prepared(sql)
-        .bind::<Text, _>(row.id)
-        .bind::<Text, _>(row.user_name_folded)
-        .bind::<Nullable<Text>, _>(row.external_id)
-        .bind::<Nullable<Text>, _>(row.display_name_folded)
-        .bind::<Nullable<Bool>, _>(row.active)
-        .bind::<Text, _>(row.created)
-        .bind::<Text, _>(row.last_modified)
-        .bind::<BigInt, _>(row.version)
-        .bind::<Text, _>(row.resource)
-        .execute(conn)?;
+    bind_columns(super::conn::prepared(sql).bind::<Text, _>(row.id), row).execute(conn)?;
     super::resources::adjust_count(conn, super::resources::Table::Users, 1)
 }
 
@@ -51,7 +41,13 @@ pub fn update(conn: &mut Conn, row: &UserColumns<'_>) -> ScimResult<()> {
         "UPDATE users SET user_name_folded = ?, external_id = ?, display_name_folded = ?, active = ?, \
          created = ?, last_modified = ?, version = ?, resource = {before}?{after} WHERE id = ?"
     );
-    super::conn::prepared(sql)
+    bind_columns(super::conn::prepared(sql), row).bind::<Text, _>(row.id).execute(conn)?;
+    Ok(())
+}
+
+/// Binds every column but `id`, in the order `insert` and `update` name them.
+fn bind_columns<'a>(query: super::conn::Prepared<'a>, row: &UserColumns<'a>) -> super::conn::Prepared<'a> {
+    query
         .bind::<Text, _>(row.user_name_folded)
         .bind::<Nullable<Text>, _>(row.external_id)
         .bind::<Nullable<Text>, _>(row.display_name_folded)
@@ -60,9 +56,6 @@ pub fn update(conn: &mut Conn, row: &UserColumns<'_>) -> ScimResult<()> {
         .bind::<Text, _>(row.last_modified)
         .bind::<BigInt, _>(row.version)
         .bind::<Text, _>(row.resource)
-        .bind::<Text, _>(row.id)
-        .execute(conn)?;
-    Ok(())
 }
 
 /// The id of the user holding `user_name`, compared case-insensitively (RFC 7643 §4.1.1), if any.
