@@ -66,7 +66,7 @@ impl PgStore {
             .max_size(options.read_connections.max(1) + 4)
             .min_idle(Some(1))
             // No `SELECT 1` before every checkout (a round trip per request): a connection the server has
-            // dropped fails its BEGIN instead, and `transaction` takes another (see there).
+            // dropped fails its BEGIN instead, and `begin` takes another (see there).
             .test_on_check_out(false)
             .connection_timeout(options.pool_wait)
             .build(PgManager { url: url.to_string() })
