@@ -904,6 +904,24 @@ struct PostResult {
     latency: Stats,
 }
 
+impl PostResult {
+    /// Prints the phase's outcome (with `extra` after the latency) and its first error; returns creates/s.
+    fn print(&self, extra: &str) -> f64 {
+        let rate = self.created as f64 / self.elapsed.as_secs_f64();
+        println!(
+            "  {} created, {} failed in {:.2} s = {rate:.0}/s; latency {}; {extra}",
+            self.created,
+            self.failed,
+            self.elapsed.as_secs_f64(),
+            self.latency
+        );
+        if let Some(e) = &self.first_error {
+            println!("  first error: {e}");
+        }
+        rate
+    }
+}
+
 /// (d) POST /Users from `threads` client threads, each with its own keep-alive connection, spread evenly over
 /// `bases` (the replicas).
 fn post_users(bases: &[&str], threads: usize, token: &str, run: &str, seconds: u64) -> PostResult {
@@ -1391,18 +1409,7 @@ fn run() -> Result<Report, String> {
     let cpu = CpuMark::start(&server);
     let (d, peak) =
         with_peak(&server, || Ok(post_users(&[&server.base], POST_THREADS, &token, &run_id, args.post_seconds)))?;
-    let rate = d.created as f64 / d.elapsed.as_secs_f64();
-    println!(
-        "  {} created, {} failed in {:.2} s = {rate:.0}/s; latency {}; peak RSS {}",
-        d.created,
-        d.failed,
-        d.elapsed.as_secs_f64(),
-        d.latency,
-        mib(peak)
-    );
-    if let Some(e) = &d.first_error {
-        println!("  first error: {e}");
-    }
+    let rate = d.print(&format!("peak RSS {}", mib(peak)));
     cpu.print(&server, d.created + d.failed);
     peaks.push(("(d)", peak));
     report.check(
@@ -1628,17 +1635,7 @@ fn two_replicas(
         let marks = (CpuMark::start(server), cpu_time_of(&second.pid.to_string()));
         let d = post_users(&bases, threads, token, &format!("{run_id}-r{threads}"), seconds);
         let rate = d.created as f64 / d.elapsed.as_secs_f64();
-        println!(
-            "  {} created, {} failed in {:.2} s = {rate:.0}/s ({:.2}x one replica); latency {}",
-            d.created,
-            d.failed,
-            d.elapsed.as_secs_f64(),
-            rate / one_rate.max(1e-9),
-            d.latency
-        );
-        if let Some(e) = &d.first_error {
-            println!("  first error: {e}");
-        }
+        d.print(&format!("{:.2}x one replica", rate / one_rate.max(1e-9)));
         marks.0.print(server, d.created + d.failed);
         let second_cpu = cpu_time_of(&second.pid.to_string()).saturating_sub(marks.1);
         println!(
