@@ -127,24 +127,6 @@ struct KeyValue {
     key: String,
 }
 
-#[derive(QueryableByName)]
-struct ExtensionRow {
-    #[diesel(sql_type = Text)]
-    urn: String,
-    #[diesel(sql_type = Text)]
-    resource_type: String,
-    #[diesel(sql_type = Bool)]
-    required: bool,
-    #[diesel(sql_type = Text)]
-    definition: String,
-    #[diesel(sql_type = Text)]
-    indexed: String,
-    #[diesel(sql_type = Text)]
-    created: String,
-    #[diesel(sql_type = Text)]
-    updated: String,
-}
-
 /// The JSON parameter of an INSERT into `target`'s dialect.
 fn json_param(d: Dialect) -> String {
     let (before, after) = d.json_param();
@@ -285,13 +267,8 @@ pub fn copy(source: &Store, target: &Store, mut progress: impl FnMut(u64)) -> Sc
         let secrets: Vec<SecretRow> = oauth_client_secrets::table.select(SecretRow::as_select()).load(src)?;
         let keys: Vec<SigningKeyRow> = signing_keys::table.select(SigningKeyRow::as_select()).load(src)?;
         let server_keys: Vec<KeyValue> = conn::sql_query(src, "SELECT name, key FROM server_keys").load(src)?;
-        let extensions: Vec<ExtensionRow> = conn::sql_query(
-            src,
-            "SELECT urn, resource_type, required, definition, indexed, created, updated FROM schema_extensions",
-        )
-        .load(src)?;
-        let generation =
-            conn::sql_query(src, "SELECT generation AS n FROM schema_generation WHERE id = 1").get_result::<N>(src)?.n;
+        let extensions = super::extensions::all(src)?;
+        let generation = super::extensions::generation(src)?;
         target.write(|t| {
             for r in &tokens {
                 diesel::insert_into(api_tokens::table).values(r).execute(t)?;
@@ -312,19 +289,8 @@ pub fn copy(source: &Store, target: &Store, mut progress: impl FnMut(u64)) -> Sc
                     .execute(t)?;
             }
             for r in &extensions {
-                conn::sql_query(
-                    t,
-                    "INSERT INTO schema_extensions (urn, resource_type, required, definition, indexed, created, \
-                     updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind::<Text, _>(&r.urn)
-                .bind::<Text, _>(&r.resource_type)
-                .bind::<Bool, _>(r.required)
-                .bind::<Text, _>(&r.definition)
-                .bind::<Text, _>(&r.indexed)
-                .bind::<Text, _>(&r.created)
-                .bind::<Text, _>(&r.updated)
-                .execute(t)?;
+                // (Each put bumps the schema generation; the source's is set just below.)
+                super::extensions::put(t, r)?;
             }
             conn::sql_query(t, "UPDATE schema_generation SET generation = ? WHERE id = 1")
                 .bind::<BigInt, _>(generation)
